@@ -1,0 +1,55 @@
+"""The project's config keys. `add_df2s2_config` is the only place that adds any."""
+from detectron2.config import CfgNode as CN
+
+
+def add_df2s2_config(cfg):
+    """Add the keys of the FFP backbone, the DF2S2 model, the face data and TTA to `cfg`."""
+    cfg.MODEL.FFP = CN()
+    # ResNet outputs fused by the feature fusion pyramid, shallow to deep.
+    cfg.MODEL.FFP.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    # Width of every output level (the shared head needs one width; paper: 256).
+    cfg.MODEL.FFP.OUT_CHANNELS = 256
+    # Normalisation of the per-level projection convs ("" = none, "GN", "BN", ...).
+    cfg.MODEL.FFP.NORM = ""
+    # Extra levels max-pooled from the top one: 0 = none, 1 = P6 (Faster / Mask R-CNN),
+    # 2 = P6 and P7 (RetinaNet, DF2S2).
+    cfg.MODEL.FFP.NUM_TOP_LEVELS = 2
+    # Kernel of the F-block transposed conv Psi (stride 2): 2 (default, exact 2x, fewest
+    # parameters) or 4 (padding 1, overlapping windows).
+    cfg.MODEL.FFP.DECONV_KERNEL = 2
+
+    cfg.MODEL.DF2S2 = CN()
+    # One conv tower shared by cls, box and seg predictors (paper); False gives
+    # RetinaNet's separate cls / box towers (the seg predictor then uses the cls tower).
+    cfg.MODEL.DF2S2.SHARED_TOWER = True
+    # Train with the segmentation branch (False: "Fus only" ablation).
+    cfg.MODEL.DF2S2.SEG_HEAD = True
+    # lambda2 of Eq. 2: weight of the summed per-level segmentation BCE.
+    cfg.MODEL.DF2S2.SEG_LOSS_WEIGHT = 0.05
+    # lambda1 of Eq. 2: weight of the smooth L1 box loss.
+    cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT = 1.0
+    # "per_level": Eq. 2, each level's cls loss divided by its counted anchors and its
+    # box loss by its positives; "all_levels": RetinaNet, both by all positives.
+    cfg.MODEL.DF2S2.LOSS_NORM = "all_levels"
+
+    # Face-aware training augmentation (data/dataset_mapper.py).
+    cfg.INPUT.FACE_AUG = CN()
+    # Random square crop + photometric distortion ("Aug." of the paper's Table 2).
+    cfg.INPUT.FACE_AUG.ENABLED = True
+    # Crop side as a fraction of the image's short side, one drawn per image.
+    cfg.INPUT.FACE_AUG.CROP_SCALES = [0.3, 0.45, 0.6, 0.8, 1.0]
+    # Crops tried before falling back to the uncropped image.
+    cfg.INPUT.FACE_AUG.CROP_TRIES = 50
+    # Brightness / contrast / saturation / hue jitter.
+    cfg.INPUT.FACE_AUG.PHOTOMETRIC = True
+    # Side of the square training image after the crop.
+    cfg.INPUT.FACE_AUG.TRAIN_SIZE = 640
+    # Faces smaller than this (sqrt(w*h), pixels, after resize) become ignored regions.
+    cfg.INPUT.FACE_AUG.MIN_FACE_SIZE = 0.0
+
+    # Test-time augmentation (modeling/test_time_augmentation.py); extends TEST.AUG.
+    # Merge of the augmented detections: "voting" (box voting) or "nms".
+    cfg.TEST.AUG.MERGE = "voting"
+    # IoU at which boxes vote for / are suppressed by a kept box.
+    cfg.TEST.AUG.MERGE_IOU = 0.4
+    return cfg

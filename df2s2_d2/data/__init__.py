@@ -1,0 +1,1 @@
+"""WIDER FACE and synthetic face data: parsing, registration, mapper."""

@@ -1,0 +1,1 @@
+"""WIDER FACE evaluation by the official protocol."""
