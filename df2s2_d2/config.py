@@ -47,6 +47,10 @@ def add_df2s2_config(cfg):
     # Faces smaller than this (sqrt(w*h), pixels, after resize) become ignored regions.
     cfg.INPUT.FACE_AUG.MIN_FACE_SIZE = 0.0
 
+    # Evaluators train_net.py builds for a test set: "wider_face" (official protocol,
+    # for datasets whose metadata has evaluator_type "wider_face") and / or "coco".
+    cfg.TEST.EVALUATORS = ["wider_face"]
+
     # Test-time augmentation (modeling/test_time_augmentation.py); extends TEST.AUG.
     # Merge of the augmented detections: "voting" (box voting) or "nms".
     cfg.TEST.AUG.MERGE = "voting"

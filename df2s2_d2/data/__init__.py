@@ -1,1 +1,51 @@
-"""WIDER FACE and synthetic face data: parsing, registration, mapper."""
+"""WIDER FACE and synthetic face data: parsing, registration, mapper.
+
+Importing this package registers ``wider_face_{train,val,test}`` and
+``synth_faces_{train,val}`` under ``$DETECTRON2_DATASETS`` (default ``datasets``).
+"""
+
+import os
+
+from .dataset_mapper import WiderFaceDatasetMapper, build_face_augmentation
+from .synthetic_dataset import generate_synthetic_dataset, in_subset, register_all_synth_faces
+from .transforms import (
+    PadToSquare,
+    PhotometricTransform,
+    RandomPhotometricDistortion,
+    RandomSquareFaceCrop,
+)
+from .wider_face import (
+    FaceCounts,
+    WiderFaceFormatError,
+    load_wider_face_filelist,
+    load_wider_face_txt,
+    parse_wider_face_txt,
+    register_all_wider_face,
+    register_wider_face_layout,
+)
+from .wider_face_writer import write_wider_face_mat, write_wider_face_txt
+
+_root = os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
+register_all_wider_face(_root)
+register_all_synth_faces(_root)
+
+__all__ = [
+    "WiderFaceDatasetMapper",
+    "build_face_augmentation",
+    "RandomSquareFaceCrop",
+    "PadToSquare",
+    "RandomPhotometricDistortion",
+    "PhotometricTransform",
+    "load_wider_face_txt",
+    "load_wider_face_filelist",
+    "parse_wider_face_txt",
+    "FaceCounts",
+    "WiderFaceFormatError",
+    "register_wider_face_layout",
+    "register_all_wider_face",
+    "register_all_synth_faces",
+    "generate_synthetic_dataset",
+    "in_subset",
+    "write_wider_face_txt",
+    "write_wider_face_mat",
+]

@@ -1,0 +1,204 @@
+"""Dataset mapper for face detection: read, augment, build ``Instances`` and the
+per-level box-mask targets of the segmentation branch.
+
+Training, ``INPUT.FACE_AUG.ENABLED``: random square face crop (``RandomSquareFaceCrop``)
+-> resize to TRAIN_SIZE x TRAIN_SIZE -> flip (``INPUT.RANDOM_FLIP``) -> photometric
+distortion (``FACE_AUG.PHOTOMETRIC``). Without it (the "no augmentation" ablation):
+pad to a square -> resize -> flip. Padding (to square, never a stretch) uses the mean
+of ``MODEL.PIXEL_MEAN``.
+
+After augmentation a face is kept when its box centre lies inside the image, and its
+box is clipped to the image; ignored faces (``iscrowd``: WIDER FACE's invalid faces)
+and faces smaller than ``FACE_AUG.MIN_FACE_SIZE`` are left out of ``instances`` and go
+to the segmentation targets only, as ignore regions. Every dropped or ignored face is
+counted in ``counts`` and the totals are logged every ``log_period`` images.
+
+Testing: ``ResizeShortestEdge(MIN_SIZE_TEST, MAX_SIZE_TEST)``; annotations are dropped.
+"""
+
+import collections
+import copy
+import logging
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from detectron2.structures import Boxes, BoxMode, Instances
+
+from ..modeling.seg_targets import box_mask_targets, image_grid_sizes, seg_target_params
+from .transforms import (
+    PadToSquare,
+    RandomPhotometricDistortion,
+    RandomSquareFaceCrop,
+    centres_inside,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WiderFaceDatasetMapper", "build_face_augmentation"]
+
+
+def _flip(cfg) -> List[T.Augmentation]:
+    if cfg.INPUT.RANDOM_FLIP == "none":
+        return []
+    return [
+        T.RandomFlip(
+            horizontal=cfg.INPUT.RANDOM_FLIP == "horizontal",
+            vertical=cfg.INPUT.RANDOM_FLIP == "vertical",
+        )
+    ]
+
+
+def build_face_augmentation(cfg, is_train: bool) -> List[T.Augmentation]:
+    """The augmentations of :class:`WiderFaceDatasetMapper` for ``cfg``."""
+    if not is_train:
+        return [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")]
+    aug = cfg.INPUT.FACE_AUG
+    pad_value = float(np.mean(cfg.MODEL.PIXEL_MEAN))
+    size = aug.TRAIN_SIZE
+    if not aug.ENABLED:
+        return [PadToSquare(pad_value), T.Resize((size, size))] + _flip(cfg)
+    augs = [
+        RandomSquareFaceCrop(aug.CROP_SCALES, aug.CROP_TRIES, pad_value),
+        T.Resize((size, size)),
+    ]
+    augs += _flip(cfg)
+    if aug.PHOTOMETRIC:
+        augs.append(RandomPhotometricDistortion(image_format=cfg.INPUT.FORMAT))
+    return augs
+
+
+def _boxes_xyxy(annotations: Sequence[Dict]) -> np.ndarray:
+    """(N, 4) float64 XYXY boxes of Detectron2 annotation dicts."""
+    boxes = [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS) for a in annotations]
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def _clip(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    boxes = boxes.copy()
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+    return boxes
+
+
+class WiderFaceDatasetMapper:
+    """Map a face dataset dict to the model's input.
+
+    Output (training): ``image`` (C, H, W) uint8 tensor, ``instances`` with ``gt_boxes``
+    (XYXY, clipped) and ``gt_classes`` (all 0), and, with ``seg_target_params``,
+    ``seg_targets``: one int8 (H_l, W_l) map per level (1 face, 0 background,
+    -1 ignored) of the unpadded image.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        is_train: bool,
+        *,
+        augmentations: List[T.Augmentation],
+        image_format: str,
+        seg_target_params: Optional[Tuple[Sequence[int], Sequence[float]]] = None,
+        min_face_size: float = 0.0,
+        log_period: int = 1000,
+    ):
+        """
+        Args:
+            is_train: keep annotations and build instances / targets.
+            augmentations: applied in order to the image and the face boxes.
+            image_format: for ``read_image`` ("BGR", "RGB", ...).
+            seg_target_params: (strides, base anchor sizes) of the pyramid levels;
+                None: no ``seg_targets``.
+            min_face_size: faces with sqrt(w * h) below it, after augmentation, are
+                ignored regions instead of faces.
+            log_period: log the face counts every this many images.
+        """
+        self.is_train = is_train
+        self.augmentations = T.AugmentationList(augmentations)
+        self.image_format = image_format
+        self.seg_target_params = seg_target_params
+        self.min_face_size = min_face_size
+        self.log_period = log_period
+        self.counts = collections.Counter()
+        self._crop = next((a for a in augmentations if isinstance(a, RandomSquareFaceCrop)), None)
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True):
+        with_seg = cfg.MODEL.META_ARCHITECTURE == "DF2S2" and cfg.MODEL.DF2S2.SEG_HEAD
+        return {
+            "is_train": is_train,
+            "augmentations": build_face_augmentation(cfg, is_train),
+            "image_format": cfg.INPUT.FORMAT,
+            "seg_target_params": seg_target_params(cfg) if (is_train and with_seg) else None,
+            "min_face_size": cfg.INPUT.FACE_AUG.MIN_FACE_SIZE,
+        }
+
+    def __call__(self, dataset_dict: Dict) -> Dict:
+        dataset_dict = copy.deepcopy(dataset_dict)
+        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+        utils.check_image_size(dataset_dict, image)
+        annotations = dataset_dict.pop("annotations", [])
+        if not self.is_train:
+            annotations = []
+        faces = _boxes_xyxy([a for a in annotations if not a.get("iscrowd", 0)])
+        ignored = _boxes_xyxy([a for a in annotations if a.get("iscrowd", 0)])
+        num_crowd = len(ignored)
+
+        aug_input = T.AugInput(image, boxes=faces)
+        transforms = self.augmentations(aug_input)
+        image = aug_input.image
+        h, w = image.shape[:2]
+        dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        if not self.is_train:
+            return dataset_dict
+
+        inside = centres_inside(aug_input.boxes, w, h)
+        faces = _clip(aug_input.boxes[inside], h, w)
+        ignored = _clip(transforms.apply_box(ignored), h, w) if len(ignored) else ignored
+        ignored = ignored[(ignored[:, 2] > ignored[:, 0]) & (ignored[:, 3] > ignored[:, 1])]
+        small = (
+            np.sqrt((faces[:, 2] - faces[:, 0]) * (faces[:, 3] - faces[:, 1])) < self.min_face_size
+        )
+        ignored = np.concatenate([ignored, faces[small]])
+        faces = faces[~small]
+        self._count(
+            outside=int((~inside).sum()), small=int(small.sum()), kept=len(faces), crowd=num_crowd
+        )
+
+        instances = Instances((h, w))
+        instances.gt_boxes = Boxes(torch.as_tensor(faces, dtype=torch.float32))
+        instances.gt_classes = torch.zeros(len(faces), dtype=torch.int64)
+        dataset_dict["instances"] = instances
+        if self.seg_target_params is not None:
+            strides, anchor_sizes = self.seg_target_params
+            boxes = torch.as_tensor(np.concatenate([faces, ignored]), dtype=torch.float32)
+            is_ignored = torch.arange(len(boxes)) >= len(faces)
+            dataset_dict["seg_targets"] = box_mask_targets(
+                boxes, is_ignored, image_grid_sizes((h, w), strides), strides, anchor_sizes
+            )
+        return dataset_dict
+
+    def _count(self, *, outside: int, small: int, kept: int, crowd: int) -> None:
+        c = self.counts
+        c["images"] += 1
+        c["faces_kept"] += kept
+        c["faces_outside_crop"] += outside
+        c["small_faces_ignored"] += small
+        c["crowd_faces_ignored"] += crowd
+        if c["images"] % self.log_period == 0:
+            fallbacks = (
+                ""
+                if self._crop is None
+                else (
+                    f", {self._crop.num_fallbacks} of {self._crop.num_images} images uncropped "
+                    f"(no crop kept a face)"
+                )
+            )
+            logger.info(
+                f"{c['images']} images mapped: {c['faces_kept']} faces kept, "
+                f"{c['faces_outside_crop']} dropped (centre outside the crop), "
+                f"{c['small_faces_ignored']} ignored (smaller than {self.min_face_size} px), "
+                f"{c['crowd_faces_ignored']} ignored (iscrowd){fallbacks}"
+            )

@@ -1,0 +1,201 @@
+"""WiderFaceDatasetMapper: crop, ignored faces, box-mask targets, test mode."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from detectron2.structures import BoxMode
+
+from df2s2_d2.data import WiderFaceDatasetMapper
+from df2s2_d2.modeling.seg_targets import box_mask_targets, image_grid_sizes, seg_target_params
+from tests.common import get_config
+
+H, W = 160, 200
+
+
+@pytest.fixture(scope="module")
+def coordinate_image(tmp_path_factory):
+    """A lossless image whose pixel (y, x) holds B = x, G = y: a crop's offset can be read back."""
+    ys, xs = np.mgrid[0:H, 0:W]
+    image = np.stack([xs, ys, np.full_like(xs, 50)], axis=-1).astype(np.uint8)
+    path = tmp_path_factory.mktemp("mapper") / "coords.png"
+    cv2.imwrite(str(path), image)
+    return str(path)
+
+
+def face(x1, y1, x2, y2, iscrowd=0):
+    return {
+        "bbox": [x1, y1, x2, y2],
+        "bbox_mode": BoxMode.XYXY_ABS,
+        "category_id": 0,
+        "iscrowd": iscrowd,
+    }
+
+
+def record(path, faces):
+    return {
+        "file_name": path,
+        "image_id": "e/coords",
+        "height": H,
+        "width": W,
+        "annotations": faces,
+    }
+
+
+def config(**opts):
+    flat = []
+    for key, value in opts.items():
+        flat += [key, value]
+    defaults = ["INPUT.RANDOM_FLIP", "none", "INPUT.FACE_AUG.PHOTOMETRIC", False]
+    return get_config(opts=defaults + flat)
+
+
+def random_faces(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, [W - 12, H - 12], (n, 2))
+    wh = rng.uniform(4, 40, (n, 2))
+    x2y2 = np.minimum(xy + wh, [W, H])
+    return [face(*map(float, b)) for b in np.concatenate([xy, x2y2], axis=1)]
+
+
+def expected_targets(cfg, image_hw, boxes, ignore):
+    strides, anchor_sizes = seg_target_params(cfg)
+    return box_mask_targets(
+        torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+        torch.as_tensor(ignore, dtype=torch.bool),
+        image_grid_sizes(image_hw, strides),
+        strides,
+        anchor_sizes,
+    )
+
+
+def assert_targets_equal(actual, expected):
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        assert a.dtype == torch.int8 and torch.equal(a, e)
+
+
+def test_crop_keeps_exactly_the_faces_whose_centre_is_inside(coordinate_image):
+    side = 80  # CROP_SCALES 0.5 of the short side 160; TRAIN_SIZE 80 makes the resize a no-op
+    cfg = config(**{"INPUT.FACE_AUG.CROP_SCALES": [0.5], "INPUT.FACE_AUG.TRAIN_SIZE": side})
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    faces = random_faces()
+    boxes = np.array([f["bbox"] for f in faces])
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    np.random.seed(0)
+    offsets = set()
+    for _ in range(20):
+        out = mapper(record(coordinate_image, faces))
+        x0, y0 = int(out["image"][0, 0, 0]), int(out["image"][1, 0, 0])
+        offsets.add((x0, y0))
+        inside = ((centres >= [x0, y0]) & (centres < [x0 + side, y0 + side])).all(axis=1)
+        expected = (boxes[inside] - [x0, y0, x0, y0]).clip(0, side)
+        assert out["image"].shape == (3, side, side)
+        assert torch.allclose(
+            out["instances"].gt_boxes.tensor, torch.tensor(expected, dtype=torch.float32)
+        )
+        assert inside.any()
+    assert len(offsets) > 5  # the crops really are random
+    c = mapper.counts
+    assert c["images"] == 20 and c["faces_kept"] + c["faces_outside_crop"] == 20 * len(faces)
+    assert c["faces_outside_crop"] > 0
+
+
+def test_without_crop_tries_the_whole_image_is_kept(coordinate_image):
+    cfg = config(**{"INPUT.FACE_AUG.CROP_TRIES": 0, "INPUT.FACE_AUG.TRAIN_SIZE": 100})
+    faces = random_faces(5)
+    out = WiderFaceDatasetMapper(cfg, is_train=True)(record(coordinate_image, faces))
+    scale = 100 / W  # padded to 200 x 200, resized to 100 x 100
+    expected = np.array([f["bbox"] for f in faces]) * scale
+    assert torch.allclose(
+        out["instances"].gt_boxes.tensor, torch.tensor(expected, dtype=torch.float32)
+    )
+    assert out["image"].shape == (3, 100, 100)
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["aug", "no_aug"])
+def test_full_pipeline_boxes_inside_and_targets_match_boxes(coordinate_image, enabled):
+    size = 96
+    cfg = config(
+        **{
+            "INPUT.FACE_AUG.ENABLED": enabled,
+            "INPUT.FACE_AUG.TRAIN_SIZE": size,
+            "INPUT.FACE_AUG.PHOTOMETRIC": True,
+            "INPUT.RANDOM_FLIP": "horizontal",
+        }
+    )
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    np.random.seed(1)
+    for i in range(10):
+        out = mapper(record(coordinate_image, random_faces(seed=i)))
+        boxes = out["instances"].gt_boxes.tensor
+        assert out["image"].shape == (3, size, size) and out["image"].dtype == torch.uint8
+        assert len(boxes) > 0
+        assert (boxes >= 0).all() and (boxes <= size).all()
+        assert (boxes[:, 2:] > boxes[:, :2]).all()
+        assert torch.equal(out["instances"].gt_classes, torch.zeros(len(boxes), dtype=torch.int64))
+        assert_targets_equal(
+            out["seg_targets"], expected_targets(cfg, (size, size), boxes, torch.zeros(len(boxes)))
+        )
+
+
+def test_ignored_and_small_faces_become_ignore_regions(coordinate_image):
+    size = 100  # no augmentation: pad 200 x 160 to 200 x 200, resize by 0.5
+    cfg = config(
+        **{
+            "INPUT.FACE_AUG.ENABLED": False,
+            "INPUT.FACE_AUG.TRAIN_SIZE": size,
+            "INPUT.FACE_AUG.MIN_FACE_SIZE": 8.0,
+        }
+    )
+    normal, small, invalid = [10, 20, 70, 90], [150, 100, 160, 110], [100, 10, 140, 50]
+    faces = [face(*normal), face(*small), face(*invalid, iscrowd=1)]
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    out = mapper(record(coordinate_image, faces))
+    half = lambda b: [v / 2 for v in b]  # noqa: E731
+    assert out["instances"].gt_boxes.tensor.tolist() == [half(normal)]
+    expected = expected_targets(
+        cfg, (size, size), [half(normal), half(invalid), half(small)], [False, True, True]
+    )
+    assert_targets_equal(out["seg_targets"], expected)
+    assert any((t == -1).any() for t in out["seg_targets"])
+    c = mapper.counts
+    assert (c["faces_kept"], c["small_faces_ignored"], c["crowd_faces_ignored"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "faces", [[], [face(100, 10, 140, 50, iscrowd=1)]], ids=["none", "only_ignored"]
+)
+def test_images_without_faces_still_map(coordinate_image, faces):
+    cfg = config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64})
+    out = WiderFaceDatasetMapper(cfg, is_train=True)(record(coordinate_image, faces))
+    assert out is not None and out["image"].shape == (3, 64, 64)
+    assert len(out["instances"]) == 0
+    assert all(t.shape[0] > 0 for t in out["seg_targets"])
+    assert not any((t == 1).any() for t in out["seg_targets"])
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [{"MODEL.DF2S2.SEG_HEAD": False}, {"MODEL.META_ARCHITECTURE": "RetinaNet"}],
+    ids=["no_seg_head", "retinanet"],
+)
+def test_no_seg_targets_without_the_seg_branch(coordinate_image, opts):
+    cfg = config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64}, **opts)
+    out = WiderFaceDatasetMapper(cfg, is_train=True)(record(coordinate_image, random_faces(5)))
+    assert "seg_targets" not in out and len(out["instances"]) > 0
+
+
+def test_test_mode_resizes_shortest_edge_and_drops_annotations(coordinate_image):
+    cfg = config(**{"INPUT.MIN_SIZE_TEST": 80, "INPUT.MAX_SIZE_TEST": 1000})
+    out = WiderFaceDatasetMapper(cfg, is_train=False)(record(coordinate_image, random_faces(5)))
+    assert out["image"].shape == (3, 80, 100)
+    assert (out["height"], out["width"]) == (H, W)
+    assert "annotations" not in out and "instances" not in out and "seg_targets" not in out
+
+
+def test_mapper_does_not_modify_its_input(coordinate_image):
+    d = record(coordinate_image, random_faces(5))
+    before = repr(d)
+    WiderFaceDatasetMapper(config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64}), is_train=True)(d)
+    assert repr(d) == before

@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""The quick start: synthetic faces -> train DF2S2 on the CPU -> WIDER FACE evaluation.
+
+    python tools/quickstart.py [--output output/quickstart] [--num-gpus 1]
+
+1. writes the synthetic face data set (WIDER FACE layout) to
+   ``$DETECTRON2_DATASETS/synth_faces`` unless it is already there;
+2. trains ``configs/Synth/df2s2_R_18_quick.yaml`` with ``train_net.py``
+   (progress: iteration, losses, ETA), which evaluates the synthetic val split
+   by the official WIDER FACE protocol at the end;
+3. leaves in the output folder ``metrics.json`` (easy / medium / hard AP and
+   timings), ``wider_face_pr_curves.png`` and ``detections/`` (val images with
+   the detections drawn), and prints a summary.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "configs" / "Synth" / "df2s2_R_18_quick.yaml"
+DATA = dict(num_train=600, num_val=150, seed=0, image_size=384)
+
+
+def prepare_data(root: Path) -> float:
+    """Generate the synthetic set under ``root`` unless the same one is there; seconds spent."""
+    from df2s2_d2.data import generate_synthetic_dataset
+
+    stamp = root / "synthetic.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == DATA:
+        print(f"Using the synthetic face data in {root}")
+        return 0.0
+    print(f"Writing the synthetic face data set to {root} ({DATA})")
+    start = time.perf_counter()
+    if root.exists():
+        shutil.rmtree(root)
+    generate_synthetic_dataset(str(root), **DATA)
+    stamp.write_text(json.dumps(DATA))
+    return time.perf_counter() - start
+
+
+def train(output: Path, num_gpus: int, opts) -> float:
+    """Run train_net.py (training + final evaluation); seconds spent."""
+    cmd = [sys.executable, str(REPO / "train_net.py"), "--config-file", str(CONFIG),
+           "--num-gpus", str(num_gpus), "OUTPUT_DIR", str(output / "train"), *opts]
+    print("Training:", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
+def final_ap(train_dir: Path) -> dict:
+    """The WIDER FACE APs (percent) of the last evaluation in Detectron2's metrics.json."""
+    rows = [json.loads(line) for line in (train_dir / "metrics.json").read_text().splitlines()]
+    rows = [r for r in rows if "wider_face/AP_easy" in r]
+    if not rows:
+        raise RuntimeError(f"{train_dir / 'metrics.json'} holds no WIDER FACE evaluation")
+    return {k: rows[-1][f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")}
+
+
+def draw_detections(output: Path, num_images: int = 6, threshold: float = 0.5) -> None:
+    """Val images with the trained model's detections, into ``output/detections``."""
+    import cv2
+
+    from detectron2.config import get_cfg
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.engine import DefaultPredictor
+    from detectron2.utils.visualizer import Visualizer
+
+    from df2s2_d2 import add_df2s2_config
+
+    cfg = get_cfg()
+    add_df2s2_config(cfg)
+    cfg.merge_from_file(str(CONFIG))
+    cfg.merge_from_list(["MODEL.WEIGHTS", str(output / "train" / "model_final.pth"),
+                         "MODEL.RETINANET.SCORE_THRESH_TEST", threshold])
+    predictor = DefaultPredictor(cfg)
+    dataset = cfg.DATASETS.TEST[0]
+    out_dir = output / "detections"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for record in DatasetCatalog.get(dataset)[:num_images]:
+        image = cv2.imread(record["file_name"])
+        instances = predictor(image)["instances"].to("cpu")
+        vis = Visualizer(image[:, :, ::-1], MetadataCatalog.get(dataset))
+        drawn = vis.draw_instance_predictions(instances).get_image()[:, :, ::-1]
+        cv2.imwrite(str(out_dir / Path(record["file_name"]).name), drawn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default="output/quickstart", help="output folder")
+    parser.add_argument("--num-gpus", type=int, default=1,
+                        help="processes (GPUs, or gloo CPU processes without GPUs)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
+    args = parser.parse_args()
+    output = Path(args.output).resolve()
+    data_root = Path(os.getenv("DETECTRON2_DATASETS", "datasets")).resolve() / "synth_faces"
+    start = time.perf_counter()
+    data_seconds = prepare_data(data_root)
+    train_seconds = train(output, args.num_gpus, args.opts)
+    ap = final_ap(output / "train")
+    inference_dir = output / "train" / "inference" / "synth_faces_val"
+    shutil.copy(inference_dir / "wider_face_pr_curves.png", output / "wider_face_pr_curves.png")
+    draw_detections(output)
+    metrics = {
+        "dataset": "synth_faces_val",
+        "AP_easy": ap["easy"], "AP_medium": ap["medium"], "AP_hard": ap["hard"],
+        "data_seconds": round(data_seconds, 1),
+        "train_and_eval_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "config": str(CONFIG.relative_to(REPO)),
+    }
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print("\nQuick start done:")
+    print(f"  WIDER FACE protocol AP on synth_faces_val: easy {ap['easy']:.1f}, "
+          f"medium {ap['medium']:.1f}, hard {ap['hard']:.1f}")
+    print(f"  time: {metrics['total_seconds']:.0f} s (training + evaluation "
+          f"{metrics['train_and_eval_seconds']:.0f} s)")
+    print(f"  results in {output}: metrics.json, wider_face_pr_curves.png, detections/")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Draw the training data: dataset dicts as annotated, or the mapper's output as the
+model sees it, with the segmentation-target levels as coloured overlays.
+
+    python tools/visualize_data.py --config-file configs/Synth/df2s2_R_18_quick.yaml \\
+        --source dataloader --output-dir output/vis --num-images 8
+
+Faces are green, ignored faces (iscrowd) red. In ``dataloader`` mode each pyramid
+level's box mask is tinted with the level's colour (P2 blue ... P7 magenta; cells
+marked ignored are grey).
+"""
+
+import argparse
+import itertools
+import os
+
+import cv2
+import numpy as np
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader
+from detectron2.data import detection_utils as utils
+from detectron2.structures import BoxMode
+from detectron2.utils.logger import setup_logger
+from detectron2.utils.visualizer import Visualizer
+
+import df2s2_d2  # noqa: F401  registers the face datasets
+from df2s2_d2 import add_df2s2_config
+from df2s2_d2.data import WiderFaceDatasetMapper
+
+FACE, IGNORED = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1)
+LEVEL_COLOURS = [
+    (40, 90, 255),
+    (0, 200, 255),
+    (0, 220, 90),
+    (255, 220, 0),
+    (255, 120, 0),
+    (230, 0, 200),
+]
+IGNORE_COLOUR = (128, 128, 128)
+
+
+def setup(args):
+    cfg = get_cfg()
+    add_df2s2_config(cfg)
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.DATALOADER.NUM_WORKERS = 0
+    cfg.freeze()
+    return cfg
+
+
+def overlay_seg_targets(image: np.ndarray, seg_targets, strides, alpha: float = 0.45) -> np.ndarray:
+    """Tint ``image`` (H, W, 3) RGB uint8 where each level's target (H_l, W_l) is 1
+    (level colour) or -1 (grey); a cell of a stride-s level covers s x s pixels."""
+    h, w = image.shape[:2]
+    out = image.astype(np.float32)
+    for level, (target, stride) in enumerate(zip(seg_targets, strides)):
+        target = np.asarray(target)
+        cells = np.kron(target, np.ones((stride, stride), dtype=target.dtype))[:h, :w]
+        for value, colour in ((1, LEVEL_COLOURS[level % len(LEVEL_COLOURS)]), (-1, IGNORE_COLOUR)):
+            mask = cells == value
+            out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(colour, np.float32)
+    return out.astype(np.uint8)
+
+
+def draw_boxes(image_rgb, metadata, faces, ignored) -> np.ndarray:
+    """faces / ignored: (N, 4) XYXY."""
+    v = Visualizer(image_rgb, metadata)
+    boxes = list(faces) + list(ignored)
+    colours = [FACE] * len(faces) + [IGNORED] * len(ignored)
+    if boxes:
+        v = v.overlay_instances(boxes=np.asarray(boxes), assigned_colors=colours)
+        return v.get_image()
+    return v.output.get_image()
+
+
+def _xyxy(annotations):
+    return [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS) for a in annotations]
+
+
+def from_annotations(cfg, num_images):
+    """(name, RGB image) of the first dataset dicts of cfg.DATASETS.TRAIN."""
+    for dataset in cfg.DATASETS.TRAIN:
+        metadata = MetadataCatalog.get(dataset)
+        for d in DatasetCatalog.get(dataset)[:num_images]:
+            image = utils.read_image(d["file_name"], format="RGB")
+            annotations = d.get("annotations", [])
+            faces = _xyxy([a for a in annotations if not a.get("iscrowd", 0)])
+            ignored = _xyxy([a for a in annotations if a.get("iscrowd", 0)])
+            yield d["image_id"], draw_boxes(image, metadata, faces, ignored)
+
+
+def from_dataloader(cfg, num_images):
+    """(name, RGB image) of the mapper's outputs, as the training loader yields them."""
+    metadata = MetadataCatalog.get(cfg.DATASETS.TRAIN[0])
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    loader = build_detection_train_loader(cfg, mapper=mapper)
+    images = (d for batch in loader for d in batch)
+    for i, d in enumerate(itertools.islice(images, num_images)):
+        image = utils.convert_image_to_rgb(d["image"].permute(1, 2, 0).numpy(), cfg.INPUT.FORMAT)
+        if "seg_targets" in d:
+            strides = mapper.seg_target_params[0]
+            image = overlay_seg_targets(image, [t.numpy() for t in d["seg_targets"]], strides)
+        faces = d["instances"].gt_boxes.tensor.numpy()
+        yield f"{i:03d}_{d['image_id']}", draw_boxes(image, metadata, faces, [])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", default="", metavar="FILE")
+    parser.add_argument("--source", choices=["annotation", "dataloader"], required=True)
+    parser.add_argument("--output-dir", default="./output/visualize_data")
+    parser.add_argument("--num-images", type=int, default=16)
+    parser.add_argument("opts", default=[], nargs=argparse.REMAINDER, help="config overrides")
+    args = parser.parse_args()
+    setup_logger(name="df2s2_d2")
+    cfg = setup(args)
+    os.makedirs(args.output_dir, exist_ok=True)
+    draw = from_annotations if args.source == "annotation" else from_dataloader
+    for name, image in draw(cfg, args.num_images):
+        path = os.path.join(args.output_dir, str(name).replace("/", "_") + ".jpg")
+        cv2.imwrite(path, image[:, :, ::-1])
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

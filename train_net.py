@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Train and evaluate DF2S2 (and the baselines) with Detectron2.
+
+    python train_net.py --config-file configs/WIDER-FACE/df2s2_R_50.yaml --num-gpus 4
+    python train_net.py --config-file ... --eval-only MODEL.WEIGHTS model_final.pth
+    python train_net.py --config-file ... --resume
+"""
+import contextlib
+import logging
+import os
+from collections import OrderedDict
+
+import detectron2.utils.comm as comm
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
+from detectron2.engine import defaults as engine_defaults
+from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, verify_results
+
+from df2s2_d2 import add_df2s2_config
+from df2s2_d2.data import WiderFaceDatasetMapper
+from df2s2_d2.evaluation import WiderFaceEvaluator
+from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
+
+
+@contextlib.contextmanager
+def cpu_distributed_data_parallel():
+    """Let DefaultTrainer wrap a CPU model for multi-process (gloo) training.
+
+    Detectron2's ``create_ddp_model`` always passes ``device_ids=[local_rank]``,
+    which DistributedDataParallel rejects for a CPU model. While the trainer is
+    built, a CPU model is wrapped with ``device_ids=None`` instead; GPU models
+    are wrapped exactly as before.
+    """
+    original = engine_defaults.create_ddp_model
+
+    def create_ddp_model(model, **kwargs):
+        if next(model.parameters()).device.type == "cpu":
+            kwargs.setdefault("device_ids", None)
+        return original(model, **kwargs)
+
+    engine_defaults.create_ddp_model = create_ddp_model
+    try:
+        yield
+    finally:
+        engine_defaults.create_ddp_model = original
+
+
+class Trainer(DefaultTrainer):
+    """DefaultTrainer with the face mapper, the WIDER FACE evaluator and DF2S2 TTA."""
+
+    def __init__(self, cfg):
+        with cpu_distributed_data_parallel():
+            super().__init__(cfg)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        if output_folder is None:
+            output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        evaluators = []
+        if "wider_face" in cfg.TEST.EVALUATORS:
+            if MetadataCatalog.get(dataset_name).get("evaluator_type") != "wider_face":
+                raise ValueError(f"{dataset_name} has no WIDER FACE evaluation ground truth")
+            evaluators.append(WiderFaceEvaluator(dataset_name, output_dir=output_folder))
+        if "coco" in cfg.TEST.EVALUATORS:
+            evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder))
+        if not evaluators:
+            raise ValueError(f"TEST.EVALUATORS names no known evaluator: {cfg.TEST.EVALUATORS}")
+        return DatasetEvaluators(evaluators)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_detection_train_loader(cfg, mapper=WiderFaceDatasetMapper(cfg, is_train=True))
+
+    @classmethod
+    def test_with_TTA(cls, cfg, model):
+        logging.getLogger("detectron2.trainer").info("Running inference with test-time augmentation")
+        model = DF2S2WithTTA(cfg, model)
+        evaluators = [
+            cls.build_evaluator(cfg, name, output_folder=os.path.join(cfg.OUTPUT_DIR, "inference_TTA", name))
+            for name in cfg.DATASETS.TEST
+        ]
+        results = cls.test(cfg, model, evaluators)
+        return OrderedDict({f"{k}_TTA": v for k, v in results.items()})
+
+
+def setup(args):
+    cfg = get_cfg()
+    add_df2s2_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
+        res = Trainer.test(cfg, model)
+        if cfg.TEST.AUG.ENABLED:
+            res.update(Trainer.test_with_TTA(cfg, model))
+        if comm.is_main_process():
+            verify_results(cfg, res)
+        return res
+
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    if cfg.TEST.AUG.ENABLED:
+        trainer.register_hooks(
+            [hooks.EvalHook(0, lambda: trainer.test_with_TTA(cfg, trainer.model))]
+        )
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    print("Command Line Args:", args)
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
