@@ -1,1 +1,18 @@
 """WIDER FACE evaluation by the official protocol."""
+
+from .wider_face_evaluator import WiderFaceEvaluator
+from .wider_face_ground_truth import SUBSETS, WiderFaceGroundTruth, load_wider_face_ground_truth
+from .wider_face_predictions import PredictionReport, read_prediction_dir, write_prediction_dir
+from .wider_face_protocol import WiderFacePRCurve, evaluate_wider_face
+
+__all__ = [
+    "WiderFaceEvaluator",
+    "SUBSETS",
+    "WiderFaceGroundTruth",
+    "load_wider_face_ground_truth",
+    "PredictionReport",
+    "read_prediction_dir",
+    "write_prediction_dir",
+    "WiderFacePRCurve",
+    "evaluate_wider_face",
+]
