@@ -54,6 +54,22 @@ class Trainer(DefaultTrainer):
         with cpu_distributed_data_parallel():
             super().__init__(cfg)
 
+    def state_dict(self):
+        """Checkpointed trainer state, with the optimizer's (momentum buffers).
+
+        Detectron2 v0.6's DefaultTrainer leaves the optimizer out, so a resumed
+        run restarted SGD momentum from zero; upstream main saves it under the
+        same key, so checkpoints are interchangeable.
+        """
+        state = super().state_dict()
+        state["_trainer"] = self._trainer.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        if "_trainer" in state_dict:
+            self._trainer.load_state_dict(state_dict["_trainer"])
+
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
