@@ -13,14 +13,14 @@ from collections import OrderedDict
 import detectron2.utils.comm as comm
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
-from detectron2.data import MetadataCatalog, build_detection_train_loader
+from detectron2.data import build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
 from detectron2.engine import defaults as engine_defaults
-from detectron2.evaluation import COCOEvaluator, DatasetEvaluators, verify_results
+from detectron2.evaluation import verify_results
 
 from df2s2_d2 import add_df2s2_config
 from df2s2_d2.data import WiderFaceDatasetMapper
-from df2s2_d2.evaluation import WiderFaceEvaluator
+from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
 
 
@@ -74,16 +74,7 @@ class Trainer(DefaultTrainer):
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
             output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
-        evaluators = []
-        if "wider_face" in cfg.TEST.EVALUATORS:
-            if MetadataCatalog.get(dataset_name).get("evaluator_type") != "wider_face":
-                raise ValueError(f"{dataset_name} has no WIDER FACE evaluation ground truth")
-            evaluators.append(WiderFaceEvaluator(dataset_name, output_dir=output_folder))
-        if "coco" in cfg.TEST.EVALUATORS:
-            evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder))
-        if not evaluators:
-            raise ValueError(f"TEST.EVALUATORS names no known evaluator: {cfg.TEST.EVALUATORS}")
-        return DatasetEvaluators(evaluators)
+        return build_face_evaluator(cfg, dataset_name, output_folder)
 
     @classmethod
     def build_train_loader(cls, cfg):

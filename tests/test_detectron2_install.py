@@ -6,7 +6,6 @@ import PIL
 import pytest
 import torch
 
-import detectron2
 
 
 def _is_python_only_install() -> bool:

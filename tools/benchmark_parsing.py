@@ -46,8 +46,8 @@ def main():
     paths = [p for p in paths if os.path.isfile(p)]
     if not paths:
         raise SystemExit(f"no annotation txt under {args.annotations}/wider_face_split")
-    print(f"| file | step | images | boxes | median s | images/s | boxes/s |")
-    print(f"|---|---|---|---|---|---|---|")
+    print("| file | step | images | boxes | median s | images/s | boxes/s |")
+    print("|---|---|---|---|---|---|---|")
     for path in paths:
         counts = FaceCounts()
         load_wider_face_txt(path, "images", counts=counts)

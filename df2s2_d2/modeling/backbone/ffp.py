@@ -1,7 +1,6 @@
 """Feature fusion pyramid (paper, section 3.3) on a Detectron2 ResNet."""
 from typing import Dict, List
 
-import torch
 from torch import Tensor, nn
 
 from detectron2.layers import Conv2d, ShapeSpec, get_norm

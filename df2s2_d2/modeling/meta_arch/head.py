@@ -2,7 +2,6 @@
 import math
 from typing import List, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from detectron2.config import configurable

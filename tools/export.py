@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Export a detector of this project's configs to TorchScript or ONNX by tracing, and
+optionally evaluate the exported file.
+
+    python tools/export.py --config-file configs/WIDER-FACE/df2s2_R_50.yaml --format onnx \\
+        --output exported/ MODEL.WEIGHTS model_final.pth
+    python tools/export.py --config-file ... --format torchscript --output exported/ --run-eval \\
+        MODEL.WEIGHTS model_final.pth
+
+What is exported is the eval graph, traced with Detectron2's ``TracingAdapter``:
+backbone, head (cls and box predictors), anchor decoding and NMS. DF2S2's segmentation
+predictor is a training-only branch: the model is built with ``MODEL.DF2S2.SEG_HEAD
+False``, so ``head.seg_pred`` is neither in the graph nor among the exported weights
+(a checkpoint's ``head.seg_pred.*`` are reported as unused when it is loaded).
+
+Interface of ``model.ts`` / ``model.onnx``:
+  input   ``image``: float32 (3, H, W), channels in ``INPUT.FORMAT`` order, values 0-255,
+          any H and W (padding to the backbone's size divisibility happens inside);
+          resizing to the test size (``INPUT.MIN_SIZE_TEST``) is the caller's job,
+          as for Detectron2 models;
+  outputs ``boxes`` (N, 4) XYXY in input pixels, ``scores`` (N,), ``classes`` (N,) int64.
+
+Tracing and Detectron2 0.6: the per-level cap ``TOPK_CANDIDATES_TEST`` is recorded as a
+constant on the levels where the sample image had more candidates than the cap, and
+not at all on the others (Detectron2's main branch records it as a traced value). An
+image with more candidates on such a level than the cap sends them all to NMS, so its
+detections can differ from the eager model's. Outputs match otherwise.
+"""
+import argparse
+import logging
+import os
+from collections import OrderedDict
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.data import build_detection_test_loader
+from detectron2.data import transforms as T
+from detectron2.data.detection_utils import read_image
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.export import TracingAdapter
+from detectron2.modeling import build_model
+from detectron2.modeling.postprocessing import detector_postprocess
+from detectron2.structures import Boxes, Instances
+from detectron2.utils.logger import setup_logger
+
+from df2s2_d2 import add_df2s2_config
+from df2s2_d2.evaluation import build_face_evaluator
+
+FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx"}
+INPUT_NAMES = ["image"]
+OUTPUT_NAMES = ["boxes", "scores", "classes"]
+ONNX_OPSET = 17
+
+logger = logging.getLogger("df2s2_d2.export")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", required=True, metavar="FILE", help="path to a config file")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="torchscript")
+    parser.add_argument("--output", required=True, metavar="DIR", help="folder for the exported model")
+    parser.add_argument(
+        "--sample-image", metavar="FILE",
+        help="image to trace with (default: a synthetic image); resized like a test image",
+    )
+    parser.add_argument(
+        "--run-eval", action="store_true",
+        help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS)",
+    )
+    parser.add_argument(
+        "opts", default=[], nargs=argparse.REMAINDER, help="config options: KEY VALUE pairs"
+    )
+    return parser
+
+
+def setup_cfg(args):
+    cfg = get_cfg()
+    add_df2s2_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    return cfg
+
+
+def build_export_model(cfg) -> nn.Module:
+    """The eval model of ``cfg`` without training-only branches, weights loaded."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.DF2S2.SEG_HEAD = False
+    model = build_model(cfg)
+    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    return model.eval()
+
+
+def sample_inputs(cfg, image_path: str = None) -> List[Dict[str, Tensor]]:
+    """One model input: ``image_path`` (or a seeded noise image), resized like a test image."""
+    if image_path:
+        if not os.path.isfile(image_path):
+            raise FileNotFoundError(f"{image_path}: --sample-image is not a file")
+        image = read_image(image_path, format=cfg.INPUT.FORMAT)
+    else:
+        image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
+    image = resize.get_transform(image).apply_image(image)
+    return [{"image": torch.as_tensor(image.astype("float32").transpose(2, 0, 1))}]
+
+
+def _detections(model: nn.Module, inputs: List[Dict[str, Tensor]]) -> Tuple[Tensor, Tensor, Tensor]:
+    instances = model(inputs)[0]["instances"]
+    return instances.pred_boxes.tensor, instances.scores, instances.pred_classes
+
+
+def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_dir: str) -> str:
+    """Trace ``model`` on ``inputs`` (one image) and write it in ``fmt``; returns the file path."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, FORMATS[fmt])
+    # eval(): the ONNX exporter restores the wrapper's train/eval mode on the model afterwards.
+    adapter = TracingAdapter(model, inputs, inference_func=_detections).eval()
+    with torch.no_grad():
+        if fmt == "torchscript":
+            torch.jit.trace(adapter, adapter.flattened_inputs).save(path)
+        else:
+            torch.onnx.export(
+                adapter, adapter.flattened_inputs, path, dynamo=False, opset_version=ONNX_OPSET,
+                input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+                dynamic_axes={
+                    "image": {1: "height", 2: "width"},
+                    **{name: {0: "detections"} for name in OUTPUT_NAMES},
+                },
+            )
+    logger.info(f"Exported {fmt} model to {path}")
+    return path
+
+
+def load_exported(path: str, device: str = "cpu") -> Callable[[Tensor], Sequence[Tensor]]:
+    """A function image (3, H, W) float32 -> (boxes, scores, classes) on the CPU, running ``path``."""
+    if path.endswith(".onnx"):
+        import onnxruntime  # optional dependency (pip install -e ".[dev]"), needed only here
+
+        session = onnxruntime.InferenceSession(path, providers=onnxruntime.get_available_providers())
+
+        def run(image: Tensor):
+            outputs = session.run(OUTPUT_NAMES, {"image": image.detach().cpu().numpy()})
+            return tuple(torch.from_numpy(x) for x in outputs)
+
+        return run
+    if path.endswith(".ts"):
+        module = torch.jit.load(path, map_location=device)
+
+        @torch.no_grad()
+        def run(image: Tensor):
+            return tuple(x.cpu() for x in module(image.to(device)))
+
+        return run
+    raise ValueError(f"{path}: expected an exported model ending in .ts or .onnx")
+
+
+class ExportedDetector(nn.Module):
+    """An exported model behind Detectron2's model interface: batched input dicts in,
+    ``[{"instances": ...}]`` out, rescaled to each input's ``height`` / ``width``."""
+
+    def __init__(self, run: Callable[[Tensor], Sequence[Tensor]]):
+        super().__init__()
+        self.run = run
+
+    def forward(self, batched_inputs: List[Dict]) -> List[Dict[str, Instances]]:
+        results = []
+        for x in batched_inputs:
+            image = x["image"].float()
+            boxes, scores, classes = self.run(image)
+            height, width = image.shape[-2:]
+            instances = Instances(
+                (height, width), pred_boxes=Boxes(boxes), scores=scores, pred_classes=classes
+            )
+            out = detector_postprocess(instances, x.get("height", height), x.get("width", width))
+            results.append({"instances": out})
+        return results
+
+
+def evaluate_exported(cfg, path: str, output_dir: str) -> "OrderedDict[str, dict]":
+    """Results of the exported model at ``path`` on every dataset of ``DATASETS.TEST``."""
+    model = ExportedDetector(load_exported(path, cfg.MODEL.DEVICE))
+    results = OrderedDict()
+    for name in cfg.DATASETS.TEST:
+        evaluator = build_face_evaluator(cfg, name, os.path.join(output_dir, "inference", name))
+        results[name] = inference_on_dataset(model, build_detection_test_loader(cfg, name), evaluator)
+        print_csv_format(results[name])
+    return results
+
+
+def main(argv=None):
+    args = get_parser().parse_args(argv)
+    setup_logger()
+    setup_logger(name="df2s2_d2")
+    logger.info(f"Arguments: {args}")
+    cfg = setup_cfg(args)
+    model = build_export_model(cfg)
+    path = export(model, sample_inputs(cfg, args.sample_image), args.format, args.output)
+    if args.run_eval:
+        return evaluate_exported(cfg, path, args.output)
+    return None
+
+
+if __name__ == "__main__":
+    main()
