@@ -12,7 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): setup.py install/constraints.txt install/detectron2_fallback.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) pip
+	$(PIP) pip setuptools
 	$(PIP) --no-build-isolation -e ".[dev]"
 	$(PY) install/detectron2_fallback.py
 	$(PY) -c "import df2s2_d2, detectron2; print('df2s2_d2 ready; detectron2', detectron2.__version__)"
