@@ -1,15 +1,15 @@
 #!/usr/bin/env python
 """The paper's ablations (Tables 2, 3) in miniature on the synthetic face benchmark.
 
-    python tools/ablation.py --seeds 0 1 --jobs 2 --output output/ablation
-    python tools/ablation.py --table-only --output output/ablation
+    python tools/ablation.py --seeds 0 1 --jobs 2
+    python tools/ablation.py --table-only
 
 Every variant trains with the same schedule, data and seeds (the synthetic quick
 config, shortened by ``--iters``), is evaluated on ``synth_faces_val`` by the
-official WIDER FACE protocol, and leaves ``<output>/runs/<variant>_seed<S>.json``
-(APs in percent, wall time, overrides). The markdown table (mean +- spread over
-seeds, spread = half the max - min range) is printed and written to
-``<output>/ablation.md``.
+official WIDER FACE protocol, and leaves ``<results>/runs/<variant>_seed<S>.json``
+(APs in percent, wall time, overrides); training folders and logs go to
+``<output>``. The markdown table (mean +- spread over seeds, spread = half the
+max - min range) is printed and written to ``<results>/ablation.md``.
 """
 import argparse
 import json
@@ -61,7 +61,11 @@ def final_ap(train_dir: Path) -> dict:
 
 
 def run_all(args) -> None:
-    runs_dir = Path(args.output) / "runs"
+    from df2s2_d2.data import ensure_synthetic_dataset
+
+    data_root = Path(os.getenv("DETECTRON2_DATASETS", "datasets")) / "synth_faces"
+    ensure_synthetic_dataset(str(data_root))
+    runs_dir = Path(args.results) / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     todo = [(v, s) for s in args.seeds for v in args.variants
             if not (runs_dir / f"{v}_seed{s}.json").exists()]
@@ -95,9 +99,9 @@ def run_all(args) -> None:
                   f"({record['wall_seconds']:.0f} s)", flush=True)
 
 
-def table(output: Path) -> str:
+def table(results: Path) -> str:
     """Markdown: mean +- spread of each AP over the seeds, and the mean wall time."""
-    records = [json.loads(p.read_text()) for p in sorted((output / "runs").glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
     lines = ["| variant | seeds | AP easy | AP medium | AP hard | wall time (s) |",
              "|---|---|---|---|---|---|"]
     for name, (what, _) in VARIANTS.items():
@@ -115,7 +119,8 @@ def table(output: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", default="output/ablation")
+    parser.add_argument("--output", default="output/ablation", help="training folders and logs")
+    parser.add_argument("--results", default="results/ablation", help="per-run JSON and the table")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--iters", type=int, default=300, help="training iterations per run")
@@ -126,8 +131,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.table_only:
         run_all(args)
-    text = table(Path(args.output))
-    (Path(args.output) / "ablation.md").write_text(text + "\n")
+    text = table(Path(args.results))
+    (Path(args.results) / "ablation.md").write_text(text + "\n")
     print(text)
 
 

@@ -23,23 +23,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "Synth" / "df2s2_R_18_quick.yaml"
-DATA = dict(num_train=600, num_val=150, seed=0, image_size=384)
 
 
 def prepare_data(root: Path) -> float:
-    """Generate the synthetic set under ``root`` unless the same one is there; seconds spent."""
-    from df2s2_d2.data import generate_synthetic_dataset
+    """Generate the synthetic set under ``root`` unless it is there; seconds spent."""
+    from df2s2_d2.data import QUICKSTART_DATA, ensure_synthetic_dataset
 
-    stamp = root / "synthetic.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == DATA:
-        print(f"Using the synthetic face data in {root}")
-        return 0.0
-    print(f"Writing the synthetic face data set to {root} ({DATA})")
     start = time.perf_counter()
-    if root.exists():
-        shutil.rmtree(root)
-    generate_synthetic_dataset(str(root), **DATA)
-    stamp.write_text(json.dumps(DATA))
+    if ensure_synthetic_dataset(str(root)):
+        print(f"Wrote the synthetic face data set to {root} ({QUICKSTART_DATA})")
+    else:
+        print(f"Using the synthetic face data in {root}")
     return time.perf_counter() - start
 
 

@@ -7,7 +7,13 @@ Importing this package registers ``wider_face_{train,val,test}`` and
 import os
 
 from .dataset_mapper import WiderFaceDatasetMapper, build_face_augmentation
-from .synthetic_dataset import generate_synthetic_dataset, in_subset, register_all_synth_faces
+from .synthetic_dataset import (
+    QUICKSTART_DATA,
+    ensure_synthetic_dataset,
+    generate_synthetic_dataset,
+    in_subset,
+    register_all_synth_faces,
+)
 from .transforms import (
     PadToSquare,
     PhotometricTransform,
@@ -45,6 +51,8 @@ __all__ = [
     "register_all_wider_face",
     "register_all_synth_faces",
     "generate_synthetic_dataset",
+    "ensure_synthetic_dataset",
+    "QUICKSTART_DATA",
     "in_subset",
     "write_wider_face_txt",
     "write_wider_face_mat",

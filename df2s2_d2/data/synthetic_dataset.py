@@ -19,7 +19,9 @@ invalid faces are in none; easy is in medium is in hard):
     hard    every valid face
 """
 
+import json
 import os
+import shutil
 from typing import Dict, List, Tuple
 
 import cv2
@@ -109,6 +111,29 @@ def generate_synthetic_dataset(
         ]
         write_wider_face_mat(os.path.join(gt_dir, f"wider_{subset}_val.mat"), val_rows, members)
     return result
+
+
+# The data set of the quick start and the ablation study.
+QUICKSTART_DATA = dict(num_train=600, num_val=150, seed=0, image_size=DEFAULT_IMAGE_SIZE)
+
+
+def ensure_synthetic_dataset(out_dir: str, **params) -> bool:
+    """Generate the data set under ``out_dir`` unless the one with ``params`` is there.
+
+    A ``synthetic.json`` stamp records the arguments; returns whether it wrote.
+    """
+    params = {**QUICKSTART_DATA, **params}
+    stamp = os.path.join(out_dir, "synthetic.json")
+    if os.path.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == params:
+                return False
+    if os.path.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    generate_synthetic_dataset(out_dir, **params)
+    with open(stamp, "w") as f:
+        json.dump(params, f)
+    return True
 
 
 def register_all_synth_faces(root: str) -> None:

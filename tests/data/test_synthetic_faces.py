@@ -1,5 +1,6 @@
 """The synthetic face data set and the official-format writers."""
 
+import json
 import os
 
 import numpy as np
@@ -222,3 +223,14 @@ def test_command_line(tmp_path, capsys):
     assert (
         len(parse_wider_face_txt(tmp_path / "wider_face_split" / "wider_face_val_bbx_gt.txt")) == 2
     )
+
+
+def test_ensure_synthetic_dataset_writes_once_per_set_of_arguments(tmp_path):
+    from df2s2_d2.data import ensure_synthetic_dataset
+
+    root = tmp_path / "synth"
+    params = dict(num_train=1, num_val=1, seed=0, image_size=96)
+    assert ensure_synthetic_dataset(str(root), **params) is True
+    assert ensure_synthetic_dataset(str(root), **params) is False
+    assert ensure_synthetic_dataset(str(root), **{**params, "seed": 1}) is True
+    assert json.loads((root / "synthetic.json").read_text())["seed"] == 1
