@@ -76,7 +76,8 @@ def draw_detections(output: Path, num_images: int = 6, threshold: float = 0.5) -
     dataset = cfg.DATASETS.TEST[0]
     out_dir = output / "detections"
     out_dir.mkdir(parents=True, exist_ok=True)
-    for record in DatasetCatalog.get(dataset)[:num_images]:
+    records = DatasetCatalog.get(dataset)
+    for record in records[:: max(1, len(records) // num_images)][:num_images]:  # across events
         image = cv2.imread(record["file_name"])
         instances = predictor(image)["instances"].to("cpu")
         vis = Visualizer(image[:, :, ::-1], MetadataCatalog.get(dataset))
