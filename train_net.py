@@ -12,13 +12,12 @@ from collections import OrderedDict
 
 import detectron2.utils.comm as comm
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.data import build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
 from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import verify_results
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.data import WiderFaceDatasetMapper
 from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
@@ -93,10 +92,7 @@ class Trainer(DefaultTrainer):
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg

@@ -1,5 +1,8 @@
 """The project's config keys. `add_df2s2_config` is the only place that adds any."""
+from typing import Optional, Sequence
+
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
 
 
 def add_df2s2_config(cfg):
@@ -56,4 +59,14 @@ def add_df2s2_config(cfg):
     cfg.TEST.AUG.MERGE = "voting"
     # IoU at which boxes vote for / are suppressed by a kept box.
     cfg.TEST.AUG.MERGE_IOU = 0.4
+    return cfg
+
+
+def get_df2s2_cfg(config_file: Optional[str] = None, opts: Sequence = ()) -> CN:
+    """Detectron2's defaults plus this project's keys, merged with ``config_file``
+    and ``KEY VALUE`` overrides (not frozen)."""
+    cfg = add_df2s2_config(get_cfg())
+    if config_file:
+        cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
     return cfg

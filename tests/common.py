@@ -3,10 +3,9 @@ from pathlib import Path
 
 import torch
 
-from detectron2.config import get_cfg
 from detectron2.structures import Boxes, Instances
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -14,11 +13,7 @@ CONFIGS = REPO / "configs"
 
 def get_config(path: str = "Synth/df2s2_R_18_quick.yaml", opts=()):
     """A frozen-free config of this project: `path` relative to configs/, CPU, no weights."""
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(str(CONFIGS / path))
-    cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", *opts])
-    return cfg
+    return get_df2s2_cfg(str(CONFIGS / path), ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", *opts])
 
 
 def small_cfg(opts=()):

@@ -27,13 +27,12 @@ from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis, flop_count_tab
 from torch import nn
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.data import build_detection_test_loader
 from detectron2.export import TracingAdapter
 from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 
 TASKS = ("flop", "parameter", "activation", "structure")
 logger = logging.getLogger("df2s2_d2.analyze_model")
@@ -56,10 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def setup_cfg(args):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.DATALOADER.NUM_WORKERS = 0
     cfg.freeze()
     return cfg

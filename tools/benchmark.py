@@ -52,14 +52,13 @@ from torch import nn
 
 import detectron2
 from detectron2 import model_zoo
-from detectron2.config import get_cfg
 from detectron2.export import TracingAdapter
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STANDARD_RETINANET = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
@@ -101,19 +100,11 @@ def parse_size(text: str) -> Tuple[int, int]:
     return height, width
 
 
-def _cfg(config_file: str, opts: Sequence = ()):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(list(opts))
-    return cfg
-
-
 def load_cfg(config_file: str, device: str, args, opts: Sequence = ()):
     """``config_file`` + ``opts`` with DF2S2's post-processing settings, then the command
     line's opts; random weights on ``device``, score threshold ``--score-thresh``."""
-    reference = _cfg(args.config_file, args.opts)
-    cfg = _cfg(config_file, opts)
+    reference = get_df2s2_cfg(args.config_file, args.opts)
+    cfg = get_df2s2_cfg(config_file, opts)
     cfg.merge_from_list([
         "MODEL.RETINANET.TOPK_CANDIDATES_TEST", reference.MODEL.RETINANET.TOPK_CANDIDATES_TEST,
         "MODEL.RETINANET.NMS_THRESH_TEST", reference.MODEL.RETINANET.NMS_THRESH_TEST,

@@ -19,9 +19,8 @@ import time
 import cv2
 import numpy as np
 import torch
-from detectron2.config import get_cfg
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.data import WiderFaceDatasetMapper, generate_synthetic_dataset, load_wider_face_txt
 
 
@@ -36,11 +35,7 @@ def main():
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     logging.getLogger("df2s2_d2").setLevel(logging.WARNING)
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    if args.config_file:
-        cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     with tempfile.TemporaryDirectory() as root:
         generate_synthetic_dataset(root, 0, args.num_images, seed=0, image_size=args.image_size)
         dicts = load_wider_face_txt(

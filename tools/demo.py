@@ -22,7 +22,6 @@ import cv2
 import numpy as np
 import tqdm
 
-from detectron2.config import get_cfg
 from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.engine import DefaultPredictor
@@ -30,7 +29,7 @@ from detectron2.structures import Instances
 from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
@@ -56,10 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def setup_cfg(args):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.MODEL.RETINANET.SCORE_THRESH_TEST = args.confidence_threshold
     # Also for the R-CNN configs (COCO-Detection/faster_rcnn_R_50_FFP_1x.yaml).
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold

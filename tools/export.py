@@ -37,7 +37,6 @@ import torch
 from torch import Tensor, nn
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.data import build_detection_test_loader
 from detectron2.data import transforms as T
 from detectron2.data.detection_utils import read_image
@@ -48,7 +47,7 @@ from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Boxes, Instances
 from detectron2.utils.logger import setup_logger
 
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.evaluation import build_face_evaluator
 
 FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx"}
@@ -79,10 +78,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def setup_cfg(args):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.freeze()
     return cfg
 

@@ -60,18 +60,14 @@ def draw_detections(output: Path, num_images: int = 6, threshold: float = 0.5) -
     """Val images with the trained model's detections, into ``output/detections``."""
     import cv2
 
-    from detectron2.config import get_cfg
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.engine import DefaultPredictor
     from detectron2.utils.visualizer import Visualizer
 
-    from df2s2_d2 import add_df2s2_config
+    from df2s2_d2 import get_df2s2_cfg
 
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    cfg.merge_from_file(str(CONFIG))
-    cfg.merge_from_list(["MODEL.WEIGHTS", str(output / "train" / "model_final.pth"),
-                         "MODEL.RETINANET.SCORE_THRESH_TEST", threshold])
+    cfg = get_df2s2_cfg(str(CONFIG), ["MODEL.WEIGHTS", str(output / "train" / "model_final.pth"),
+                                      "MODEL.RETINANET.SCORE_THRESH_TEST", threshold])
     predictor = DefaultPredictor(cfg)
     dataset = cfg.DATASETS.TEST[0]
     out_dir = output / "detections"

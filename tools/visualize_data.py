@@ -16,15 +16,13 @@ import os
 
 import cv2
 import numpy as np
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader
 from detectron2.data import detection_utils as utils
 from detectron2.structures import BoxMode
 from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
-import df2s2_d2  # noqa: F401  registers the face datasets
-from df2s2_d2 import add_df2s2_config
+from df2s2_d2 import get_df2s2_cfg  # importing df2s2_d2 registers the datasets
 from df2s2_d2.data import WiderFaceDatasetMapper
 
 FACE, IGNORED = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1)
@@ -40,11 +38,7 @@ IGNORE_COLOUR = (128, 128, 128)
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_df2s2_config(cfg)
-    if args.config_file:
-        cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.DATALOADER.NUM_WORKERS = 0
     cfg.freeze()
     return cfg
