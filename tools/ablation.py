@@ -64,14 +64,9 @@ def run_command(variant: str, seed: int, args) -> list:
             *schedule(args.iters), *STABILISE, *VARIANTS[variant][1], *args.opts]
 
 
-def final_ap(train_dir: Path) -> dict:
-    rows = [json.loads(x) for x in (train_dir / "metrics.json").read_text().splitlines()]
-    last = [r for r in rows if "wider_face/AP_easy" in r][-1]
-    return {k: last[f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")}
-
-
 def run_all(args) -> None:
     from df2s2_d2.data import ensure_synthetic_dataset
+    from df2s2_d2.evaluation import final_wider_face_ap
 
     data_root = Path(os.getenv("DETECTRON2_DATASETS", "datasets")) / "synth_faces"
     ensure_synthetic_dataset(str(data_root))
@@ -101,7 +96,8 @@ def run_all(args) -> None:
                       "overrides": VARIANTS[variant][1] + list(args.opts)}
             if proc.returncode == 0:
                 train_dir = Path(args.output) / "train" / f"{variant}_seed{seed}"
-                record.update({f"AP_{k}": v for k, v in final_ap(train_dir).items()})
+                ap = final_wider_face_ap(str(train_dir / "metrics.json"))
+                record.update({f"AP_{k}": v for k, v in ap.items()})
                 print(f"done {variant} seed {seed}: easy {record['AP_easy']:.1f} "
                       f"medium {record['AP_medium']:.1f} hard {record['AP_hard']:.1f} "
                       f"({record['wall_seconds']:.0f} s)", flush=True)

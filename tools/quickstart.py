@@ -47,15 +47,6 @@ def train(output: Path, num_gpus: int, opts) -> float:
     return time.perf_counter() - start
 
 
-def final_ap(train_dir: Path) -> dict:
-    """The WIDER FACE APs (percent) of the last evaluation in Detectron2's metrics.json."""
-    rows = [json.loads(line) for line in (train_dir / "metrics.json").read_text().splitlines()]
-    rows = [r for r in rows if "wider_face/AP_easy" in r]
-    if not rows:
-        raise RuntimeError(f"{train_dir / 'metrics.json'} holds no WIDER FACE evaluation")
-    return {k: rows[-1][f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")}
-
-
 def draw_detections(output: Path, num_images: int = 6, threshold: float = 0.5) -> None:
     """Val images with the trained model's detections, into ``output/detections``."""
     import cv2
@@ -93,7 +84,9 @@ def main() -> None:
     start = time.perf_counter()
     data_seconds = prepare_data(data_root)
     train_seconds = train(output, args.num_gpus, args.opts)
-    ap = final_ap(output / "train")
+    from df2s2_d2.evaluation import final_wider_face_ap
+
+    ap = final_wider_face_ap(str(output / "train" / "metrics.json"))
     inference_dir = output / "train" / "inference" / "synth_faces_val"
     shutil.copy(inference_dir / "wider_face_pr_curves.png", output / "wider_face_pr_curves.png")
     draw_detections(output)

@@ -1,6 +1,7 @@
 """`WiderFaceEvaluator`: easy / medium / hard AP of a Detectron2 model by the official protocol."""
 
 import copy
+import json
 import logging
 import math
 import os
@@ -158,3 +159,14 @@ class WiderFaceEvaluator(DatasetEvaluator):
         pred_dir = os.path.join(self._output_dir, "wider_face_predictions")
         write_prediction_dir(pred_dir, predictions)
         self._logger.info("Wrote prediction files of %d images to %s", len(predictions), pred_dir)
+
+
+def final_wider_face_ap(metrics_file: str) -> Dict[str, float]:
+    """{"easy", "medium", "hard"}: APs (percent) of the last WIDER FACE evaluation
+    that Detectron2's JSON writer recorded in ``metrics_file`` (``metrics.json``)."""
+    with open(metrics_file) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [r for r in rows if "wider_face/AP_easy" in r]
+    if not rows:
+        raise ValueError(f"{metrics_file}: holds no WIDER FACE evaluation (no wider_face/AP_* row)")
+    return {k: rows[-1][f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")}

@@ -105,3 +105,20 @@ def test_dataset_without_ground_truth_folder_is_an_error():
             WiderFaceEvaluator(name)
     finally:
         MetadataCatalog.remove(name)
+
+
+def test_final_wider_face_ap_reads_the_last_evaluation_row(tmp_path):
+    import json
+
+    from df2s2_d2.evaluation import final_wider_face_ap
+
+    metrics = tmp_path / "metrics.json"
+    rows = [{"iteration": 0, "total_loss": 1.0},
+            {"iteration": 1, "wider_face/AP_easy": 1.0, "wider_face/AP_medium": 2.0, "wider_face/AP_hard": 3.0},
+            {"iteration": 2, "total_loss": 0.5},
+            {"iteration": 3, "wider_face/AP_easy": 4.0, "wider_face/AP_medium": 5.0, "wider_face/AP_hard": 6.0}]
+    metrics.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert final_wider_face_ap(str(metrics)) == {"easy": 4.0, "medium": 5.0, "hard": 6.0}
+    metrics.write_text(json.dumps(rows[0]) + "\n")
+    with pytest.raises(ValueError, match="metrics.json: holds no WIDER FACE evaluation"):
+        final_wider_face_ap(str(metrics))

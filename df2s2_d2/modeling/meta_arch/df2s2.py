@@ -11,7 +11,7 @@ from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.modeling.meta_arch.retinanet import RetinaNet
 from detectron2.structures import Instances
 
-from ..seg_targets import box_mask_targets
+from ..seg_targets import box_mask_targets, seg_target_params
 from .head import DF2S2Head
 
 LOSS_NORMS = ("all_levels", "per_level")
@@ -58,14 +58,14 @@ class DF2S2(RetinaNet):
         feature_shapes = [shapes[f] for f in cfg.MODEL.RETINANET.IN_FEATURES]
         if cfg.MODEL.DF2S2.SEG_HEAD and cfg.MODEL.RETINANET.NUM_CLASSES != 1:
             raise ValueError("The box-mask seg targets are class-agnostic: SEG_HEAD needs NUM_CLASSES 1")
-        sizes = [float(s[0]) for s in cfg.MODEL.ANCHOR_GENERATOR.SIZES]
+        _, anchor_sizes = seg_target_params(cfg)
         ret.update(
             head=DF2S2Head(cfg, feature_shapes),
             seg_loss_weight=cfg.MODEL.DF2S2.SEG_LOSS_WEIGHT,
             box_loss_weight=cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT,
             loss_norm=cfg.MODEL.DF2S2.LOSS_NORM,
             seg_strides=[s.stride for s in feature_shapes],
-            seg_anchor_sizes=sizes * len(feature_shapes) if len(sizes) == 1 else sizes,
+            seg_anchor_sizes=anchor_sizes,
         )
         return ret
 
