@@ -18,7 +18,7 @@ from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import verify_results
 
 from df2s2_d2 import get_df2s2_cfg
-from df2s2_d2.data import WiderFaceDatasetMapper
+from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader
 from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
 
@@ -47,7 +47,8 @@ def cpu_distributed_data_parallel():
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with the face mapper, the WIDER FACE evaluator and DF2S2 TTA."""
+    """DefaultTrainer with the face mapper (unusable images skipped, or an error with
+    INPUT.BAD_INPUT.FAIL_FAST), the WIDER FACE evaluator and DF2S2 TTA."""
 
     def __init__(self, cfg):
         with cpu_distributed_data_parallel():
@@ -78,6 +79,10 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_train_loader(cls, cfg):
         return build_detection_train_loader(cfg, mapper=WiderFaceDatasetMapper(cfg, is_train=True))
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_face_test_loader(cfg, dataset_name)
 
     @classmethod
     def test_with_TTA(cls, cfg, model):

@@ -1,8 +1,21 @@
 """The project's config keys. `add_df2s2_config` is the only place that adds any."""
+import io
+import os
 from typing import Optional, Sequence
 
+import yaml
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
+
+BASE_KEY = "_BASE_"
+
+
+class ConfigFileError(ValueError):
+    """A config file that cannot be used; the message names the file and what was expected."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
 
 
 def add_df2s2_config(cfg):
@@ -52,6 +65,15 @@ def add_df2s2_config(cfg):
     # Faces smaller than this (sqrt(w*h), pixels, after resize) become ignored regions.
     cfg.INPUT.FACE_AUG.MIN_FACE_SIZE = 0.0
 
+    # Bad input (data/dataset_mapper.py): an image that cannot be used (unreadable,
+    # truncated, size unlike its dict's, too thin to resize) is skipped, named in a
+    # warning and counted, in training and in evaluation.
+    cfg.INPUT.BAD_INPUT = CN()
+    # True: stop at the first such image with an error naming it, instead of skipping it.
+    cfg.INPUT.BAD_INPUT.FAIL_FAST = False
+    # Stop anyway after this many unusable images in a row (a wrong image folder).
+    cfg.INPUT.BAD_INPUT.MAX_CONSECUTIVE_SKIPS = 50
+
     # Evaluators train_net.py builds for a test set: "wider_face" (official protocol,
     # for datasets whose metadata has evaluator_type "wider_face") and / or "coco".
     cfg.TEST.EVALUATORS = ["wider_face"]
@@ -69,6 +91,52 @@ def get_df2s2_cfg(config_file: Optional[str] = None, opts: Sequence = ()) -> CN:
     and ``KEY VALUE`` overrides (not frozen)."""
     cfg = add_df2s2_config(get_cfg())
     if config_file:
-        cfg.merge_from_file(config_file)
+        config_file = os.fspath(config_file)
+        _check_config_file(config_file)
+        try:
+            cfg.merge_from_file(config_file)
+        except (KeyError, ValueError, TypeError, AssertionError) as e:
+            raise ConfigFileError(config_file, f"{type(e).__name__}: {e}") from e
     cfg.merge_from_list(list(opts))
     return cfg
+
+
+def _check_config_file(path: str, children: Sequence[str] = ()) -> None:
+    """Raise a clear error unless ``path`` (and every ``_BASE_`` it names) is a YAML
+    mapping of config keys; Detectron2 would raise a bare TypeError for an empty file.
+    ``children``: the files whose ``_BASE_`` chain leads here, nearest last."""
+    of = f" (the {BASE_KEY} of {children[-1]})" if children else ""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: config file not found{of}; expected a YAML file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        stream = io.StringIO(text)
+        stream.name = path  # named in YAML's own messages
+        try:
+            data = yaml.safe_load(stream)
+        except yaml.constructor.ConstructorError:  # python tags, as Detectron2 allows
+            stream.seek(0)
+            data = yaml.unsafe_load(stream)
+    except UnicodeDecodeError as e:
+        raise ConfigFileError(path, f"expected UTF-8 YAML text{of} ({e})") from e
+    except yaml.YAMLError as e:
+        raise ConfigFileError(path, f"not valid YAML{of}: {e}") from e
+    expected = "a YAML mapping of config keys (e.g. 'MODEL:' followed by indented keys)"
+    if data is None:
+        raise ConfigFileError(path, f"the config file is empty{of}; expected {expected}")
+    if not isinstance(data, dict):
+        raise ConfigFileError(path, f"expected {expected}{of}, found {type(data).__name__} {data!r:.60}")
+    base = data.get(BASE_KEY)
+    if base is None:
+        return
+    if not isinstance(base, str):
+        raise ConfigFileError(path, f"{BASE_KEY} must be a file path, found {base!r}")
+    base = os.path.expanduser(base)
+    if not (base.startswith("/") or "://" in base):
+        base = os.path.join(os.path.dirname(path), base)
+    if "://" not in base:
+        chain = list(children) + [path]
+        if os.path.abspath(base) in map(os.path.abspath, chain):
+            raise ConfigFileError(path, f"{BASE_KEY} {base} is already in the chain {chain}")
+        _check_config_file(base, chain)

@@ -11,25 +11,34 @@ Visualizer.
 folder). ``--output`` is a file for a single image or video, otherwise a folder (the
 input file names are kept). Without ``--output`` the results are shown in a window,
 which needs an OpenCV build with GUI support (``opencv-python``, not ``-headless``).
+
+Bad input: the demo refuses, before any work, an ``--output`` that would write over an
+input (e.g. the input folder itself), two inputs that would write the same output, and
+an output extension OpenCV cannot write. Over several images, one that cannot be read
+(corrupt, truncated, empty, too thin to resize) is skipped with a warning naming it and
+counted in the final summary (exit status 0); ``--fail-fast`` stops at the first one
+with an error (exit status 1).
 """
 import argparse
 import glob
+import logging
 import os
 import time
-from typing import Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
 import tqdm
 
 from detectron2.data import MetadataCatalog
-from detectron2.data.detection_utils import read_image
 from detectron2.engine import DefaultPredictor
 from detectron2.structures import Instances
 from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
+from df2s2_d2.data.transforms import CheckedResizeShortestEdge
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
@@ -47,6 +56,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--confidence-threshold", type=float, default=0.5,
         help="minimum score of a drawn face (sets MODEL.RETINANET.SCORE_THRESH_TEST)",
+    )
+    parser.add_argument(
+        "--fail-fast", action="store_true",
+        help="stop at the first image that cannot be read, instead of skipping it",
     )
     parser.add_argument(
         "opts", default=[], nargs=argparse.REMAINDER, help="config options: KEY VALUE pairs"
@@ -68,6 +81,10 @@ class FaceDemo:
 
     def __init__(self, cfg):
         self.predictor = DefaultPredictor(cfg)
+        # The same resize, with an error instead of a 0-px side for a too thin image.
+        self.predictor.aug = CheckedResizeShortestEdge(
+            [cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MIN_SIZE_TEST], cfg.INPUT.MAX_SIZE_TEST
+        )
         name = cfg.DATASETS.TEST[0] if len(cfg.DATASETS.TEST) else "__unused"
         self.metadata = MetadataCatalog.get(name)
 
@@ -111,14 +128,73 @@ def expand_inputs(patterns: List[str]) -> List[str]:
 
 
 def output_file(output: str, input_path: str, many: bool) -> str:
-    """Where the result for ``input_path`` goes: ``output`` itself, or inside it if a folder."""
+    """Where the result for ``input_path`` goes: ``output`` itself, or inside it if a folder.
+    Creates nothing (see :func:`write_image`)."""
     if many or os.path.isdir(output) or output.endswith(os.sep):
         if os.path.isfile(output):
             raise NotADirectoryError(f"{output}: expected a folder for several inputs, found a file")
-        os.makedirs(output, exist_ok=True)
         return os.path.join(output, os.path.basename(input_path))
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     return output
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links and hard links included)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def can_write_image(path: str) -> bool:
+    """Whether OpenCV has an image writer for ``path``'s extension."""
+    try:
+        return bool(cv2.haveImageWriter(path))
+    except (AttributeError, cv2.error):
+        return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def plan_outputs(inputs: List[str], output: str, image_outputs: bool = True) -> Dict[str, str]:
+    """input path -> output path, checked before any work: no output may replace an
+    input, two inputs may not share an output, and (images) OpenCV must be able to
+    write each extension. Raises ValueError naming the files."""
+    many = len(inputs) > 1
+    plan = {path: output_file(output, path, many) for path in inputs}
+    by_output = {}
+    for path, out in plan.items():
+        for other in inputs:
+            if same_file(out, other):
+                raise ValueError(
+                    f"{out}: the output would write over the input {other}; "
+                    "choose an --output outside the input files (e.g. another folder)"
+                )
+        key = os.path.realpath(out)
+        if key in by_output:
+            raise ValueError(
+                f"{out}: both {by_output[key]} and {path} would be written there; "
+                "rename one of them or run them separately"
+            )
+        by_output[key] = path
+        if image_outputs and not can_write_image(out):
+            raise ValueError(
+                f"{out}: OpenCV cannot write an image with this extension; expected a file "
+                f"name ending in {', '.join(IMAGE_EXTENSIONS)}, or a folder (an existing "
+                "one, or a name ending in '/')"
+            )
+    return plan
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """Write ``image`` (BGR) to ``path``, creating its folder; OpenCV's two ways of
+    failing (False; an exception in OpenCV 5) give one error naming the file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        ok = cv2.imwrite(path, image)
+    except cv2.error as e:
+        raise OSError(f"{path}: could not be written as an image ({e})") from e
+    if not ok:
+        raise OSError(f"{path}: could not be written (is the extension an image format?)")
 
 
 def show(image: np.ndarray, wait_ms: int) -> int:
@@ -135,24 +211,45 @@ def show(image: np.ndarray, wait_ms: int) -> int:
 
 
 def read_bgr(path: str) -> np.ndarray:
+    """(H, W, 3) uint8 BGR, fully decoded; BadImageError (a ValueError) naming the file."""
+    return read_image(path, format="BGR")
+
+
+def detect(demo: FaceDemo, path: str) -> Tuple[Instances, np.ndarray]:
+    """Detections and drawn image of the image file ``path``; BadImageError naming it."""
+    image = read_bgr(path)
     try:
-        return read_image(path, format="BGR")
-    except Exception as e:  # PIL raises several types for unreadable files
-        raise ValueError(f"{path}: could not be read as an image ({e})") from e
+        return demo.run_on_image(image)
+    except DegenerateImageError as e:
+        raise BadImageError(path, str(e)) from e
 
 
-def run_images(demo: FaceDemo, args, logger) -> None:
-    paths = expand_inputs(args.input)
+def run_images(demo: FaceDemo, args, logger, paths: List[str], plan: Dict[str, str]) -> List[str]:
+    """Detect and write / show every image; returns the skipped ones (warned, not fatal
+    unless ``--fail-fast``)."""
+    skipped = []
     for path in tqdm.tqdm(paths, disable=len(paths) == 1):
         start = time.perf_counter()
-        instances, drawn = demo.run_on_image(read_bgr(path))
+        try:
+            instances, drawn = detect(demo, path)
+        except BadImageError as e:
+            if args.fail_fast or len(paths) == 1:
+                raise
+            skipped.append(path)
+            logger.warning(f"Skipped {e}")
+            continue
         logger.info(f"{path}: {len(instances)} faces in {time.perf_counter() - start:.2f}s")
         if args.output:
-            out = output_file(args.output, path, many=len(paths) > 1)
-            if not cv2.imwrite(out, drawn):
-                raise OSError(f"{out}: could not be written (is the extension an image format?)")
+            write_image(plan[path], drawn)
         elif show(drawn, 0) == ESC:
             break
+    done = len(paths) - len(skipped)
+    summary = f"Summary: {done} of {len(paths)} images processed, {len(skipped)} skipped"
+    if skipped:
+        logger.warning(summary + " (could not be read): " + ", ".join(skipped))
+    else:
+        logger.info(summary)
+    return skipped
 
 
 def run_video(demo: FaceDemo, args) -> None:
@@ -165,17 +262,18 @@ def run_video(demo: FaceDemo, args) -> None:
     num_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     writer = None
     if args.output:
-        out = args.output
-        if os.path.isdir(out) or out.endswith(os.sep):
-            stem = os.path.splitext(os.path.basename(args.video_input))[0]
-            out = output_file(out, stem + ".mp4", many=True)
-        else:
-            out = output_file(out, args.video_input, many=False)
-        writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        out = video_output(args.output, args.video_input)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        try:
+            writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        except cv2.error as e:
+            raise OSError(f"{out}: could not be opened for writing an mp4v video ({e})") from e
         if not writer.isOpened():
             raise OSError(f"{out}: could not be opened for writing an mp4v video")
+    frames = 0
     try:
         for frame in tqdm.tqdm(demo.run_on_video(capture), total=num_frames):
+            frames += 1
             if writer is not None:
                 writer.write(frame)
             elif show(frame, 1) == ESC:
@@ -184,6 +282,23 @@ def run_video(demo: FaceDemo, args) -> None:
         capture.release()
         if writer is not None:
             writer.release()
+    if writer is not None and num_frames and frames < num_frames:
+        logging.getLogger(__name__).warning(
+            f"{args.video_input}: {frames} of the {num_frames} frames its header announces "
+            "could be read; the video may be truncated"
+        )
+
+
+def video_output(output: str, video_input: str) -> str:
+    """The output video file, refused when it would write over the input video."""
+    if os.path.isdir(output) or output.endswith(os.sep):
+        stem = os.path.splitext(os.path.basename(video_input))[0]
+        output = output_file(output, stem + ".mp4", many=True)
+    if same_file(output, video_input):
+        raise ValueError(
+            f"{output}: the output would write over the input video; choose another --output"
+        )
+    return output
 
 
 def run_webcam(demo: FaceDemo, args) -> None:
@@ -202,17 +317,29 @@ def run_webcam(demo: FaceDemo, args) -> None:
 
 
 def main(argv=None) -> None:
-    args = get_parser().parse_args(argv)
+    """Exits with status 1 and a message naming the file for bad input (nothing is
+    written); skipped images are named in warnings and counted in the summary."""
+    parser = get_parser()
+    args = parser.parse_args(argv)
     setup_logger(name="fvcore")
     logger = setup_logger()
+    setup_logger(name="df2s2_d2")
     logger.info(f"Arguments: {args}")
-    demo = FaceDemo(setup_cfg(args))
-    if args.input:
-        run_images(demo, args, logger)
-    elif args.video_input:
-        run_video(demo, args)
-    else:
-        run_webcam(demo, args)
+    try:
+        if args.input:
+            paths = expand_inputs(args.input)
+            plan = plan_outputs(paths, args.output) if args.output else {}
+        elif args.video_input and args.output:
+            video_output(args.output, args.video_input)
+        demo = FaceDemo(setup_cfg(args))
+        if args.input:
+            run_images(demo, args, logger, paths, plan)
+        elif args.video_input:
+            run_video(demo, args)
+        else:
+            run_webcam(demo, args)
+    except (ValueError, OSError) as e:  # bad input: BadImageError, config / file errors
+        parser.exit(1, f"error: {e}\n")
 
 
 if __name__ == "__main__":

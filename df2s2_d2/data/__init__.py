@@ -6,7 +6,9 @@ Importing this package registers ``wider_face_{train,val,test}`` and
 
 import os
 
+from .box_validation import validate_annotations
 from .dataset_mapper import WiderFaceDatasetMapper, build_face_augmentation
+from .image_reading import BadImageError, read_image
 from .synthetic_dataset import (
     QUICKSTART_DATA,
     ensure_synthetic_dataset,
@@ -14,7 +16,10 @@ from .synthetic_dataset import (
     in_subset,
     register_all_synth_faces,
 )
+from .test_loader import SkipBadImages, build_face_test_loader
 from .transforms import (
+    DegenerateImageError,
+    FitToSquare,
     PadToSquare,
     PhotometricTransform,
     RandomPhotometricDistortion,
@@ -38,6 +43,13 @@ register_all_synth_faces(_root)
 __all__ = [
     "WiderFaceDatasetMapper",
     "build_face_augmentation",
+    "build_face_test_loader",
+    "SkipBadImages",
+    "BadImageError",
+    "read_image",
+    "validate_annotations",
+    "DegenerateImageError",
+    "FitToSquare",
     "RandomSquareFaceCrop",
     "PadToSquare",
     "RandomPhotometricDistortion",

@@ -14,6 +14,15 @@ to the segmentation targets only, as ignore regions. Every dropped or ignored fa
 counted in ``counts`` and the totals are logged every ``log_period`` images.
 
 Testing: ``ResizeShortestEdge(MIN_SIZE_TEST, MAX_SIZE_TEST)``; annotations are dropped.
+
+Bad input: every box goes through :func:`validate_annotations` first (degenerate,
+non-finite and outside boxes are dropped and counted), and a face whose box has no area
+after augmentation never reaches ``gt_boxes``. An image that cannot be used (unreadable,
+truncated, empty, size different from the dict's, too thin to resize) is named in a
+warning, counted, and skipped: training gets ``None`` (Detectron2's ``MapDataset`` then
+maps another image), testing a dict with ``skipped`` (the reason) and no ``image``, which
+:class:`~df2s2_d2.data.test_loader.SkipBadImages` keeps away from the model. With ``fail_fast``
+(``INPUT.BAD_INPUT.FAIL_FAST``) the first such image raises :class:`BadImageError`.
 """
 
 import collections
@@ -24,15 +33,18 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from detectron2.config import configurable
-from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import Boxes, BoxMode, Instances
 
 from ..modeling.meta_arch import DF2S2
 from ..modeling.seg_targets import BoxMaskTargets, build_box_mask_targets
+from .box_validation import DROP_REASONS, positive_size, validate_annotations
+from .image_reading import BadImageError, check_image_size, read_image
 from .transforms import (
-    PadToSquare,
+    CheckedResizeShortestEdge,
+    DegenerateImageError,
+    FitToSquare,
     RandomPhotometricDistortion,
     RandomSquareFaceCrop,
     centres_inside,
@@ -57,15 +69,20 @@ def _flip(cfg) -> List[T.Augmentation]:
 def build_face_augmentation(cfg, is_train: bool) -> List[T.Augmentation]:
     """The augmentations of :class:`WiderFaceDatasetMapper` for ``cfg``."""
     if not is_train:
-        return [T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")]
+        return [
+            CheckedResizeShortestEdge(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice")
+        ]
     aug = cfg.INPUT.FACE_AUG
     pad_value = float(np.mean(cfg.MODEL.PIXEL_MEAN))
     size = aug.TRAIN_SIZE
     if aug.RANDOM_CROP:
-        augs = [RandomSquareFaceCrop(aug.CROP_SCALES, aug.CROP_TRIES, pad_value)]
+        augs = [
+            RandomSquareFaceCrop(aug.CROP_SCALES, aug.CROP_TRIES, pad_value, out_size=size),
+            T.Resize((size, size)),
+        ]
     else:
-        augs = [PadToSquare(pad_value)]
-    augs += [T.Resize((size, size))] + _flip(cfg)
+        augs = [FitToSquare(size, pad_value)]
+    augs += _flip(cfg)
     if aug.PHOTOMETRIC:
         augs.append(RandomPhotometricDistortion(image_format=cfg.INPUT.FORMAT))
     return augs
@@ -103,6 +120,8 @@ class WiderFaceDatasetMapper:
         box_mask_targets: Optional[BoxMaskTargets] = None,
         min_face_size: float = 0.0,
         log_period: int = 1000,
+        fail_fast: bool = False,
+        max_consecutive_skips: int = 50,
     ):
         """
         Args:
@@ -114,6 +133,10 @@ class WiderFaceDatasetMapper:
             min_face_size: faces with sqrt(w * h) below it, after augmentation, are
                 ignored regions instead of faces.
             log_period: log the face counts every this many images.
+            fail_fast: raise :class:`BadImageError` for an unusable image instead of
+                skipping it.
+            max_consecutive_skips: raise anyway after this many unusable images in a
+                row (a wrong image folder, not a few bad files).
         """
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
@@ -123,6 +146,9 @@ class WiderFaceDatasetMapper:
         self.log_period = log_period
         self.counts = collections.Counter()
         self._crop = next((a for a in augmentations if isinstance(a, RandomSquareFaceCrop)), None)
+        self.fail_fast = fail_fast
+        self.max_consecutive_skips = max_consecutive_skips
+        self._consecutive_skips = 0
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
@@ -134,13 +160,26 @@ class WiderFaceDatasetMapper:
             "image_format": cfg.INPUT.FORMAT,
             "box_mask_targets": build_box_mask_targets(cfg) if with_seg else None,
             "min_face_size": cfg.INPUT.FACE_AUG.MIN_FACE_SIZE,
+            "fail_fast": cfg.INPUT.BAD_INPUT.FAIL_FAST,
+            "max_consecutive_skips": cfg.INPUT.BAD_INPUT.MAX_CONSECUTIVE_SKIPS,
         }
 
-    def __call__(self, dataset_dict: Dict) -> Dict:
+    def __call__(self, dataset_dict: Dict) -> Optional[Dict]:
+        """The mapped dict; for an unusable image None (training) or a ``skipped`` dict
+        (testing), or :class:`BadImageError` with ``fail_fast``."""
+        try:
+            mapped = self._map(dataset_dict)
+        except BadImageError as e:
+            return self._skip(dataset_dict, e)
+        self._consecutive_skips = 0
+        return mapped
+
+    def _map(self, dataset_dict: Dict) -> Dict:
         dataset_dict = copy.deepcopy(dataset_dict)
-        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
-        utils.check_image_size(dataset_dict, image)
-        annotations = dataset_dict.pop("annotations", [])
+        file_name = dataset_dict["file_name"]
+        image = read_image(file_name, format=self.image_format)
+        check_image_size(dataset_dict, image)
+        annotations = self._valid_annotations(dataset_dict.pop("annotations", []), image.shape)
         if not self.is_train:
             annotations = []
         faces = _boxes_xyxy([a for a in annotations if not a.get("iscrowd", 0)])
@@ -148,7 +187,10 @@ class WiderFaceDatasetMapper:
         num_crowd = len(ignored)
 
         aug_input = T.AugInput(image, boxes=faces)
-        transforms = self.augmentations(aug_input)
+        try:
+            transforms = self.augmentations(aug_input)
+        except DegenerateImageError as e:
+            raise BadImageError(file_name, str(e)) from e
         image = aug_input.image
         h, w = image.shape[:2]
         dataset_dict["image"] = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
@@ -157,6 +199,7 @@ class WiderFaceDatasetMapper:
 
         inside = centres_inside(aug_input.boxes, w, h)
         faces = _clip(aug_input.boxes[inside], h, w)
+        faces = self._with_area(faces)
         ignored = _clip(transforms.apply_box(ignored), h, w) if len(ignored) else ignored
         ignored = ignored[(ignored[:, 2] > ignored[:, 0]) & (ignored[:, 3] > ignored[:, 1])]
         small = (
@@ -179,6 +222,41 @@ class WiderFaceDatasetMapper:
             dataset_dict["seg_targets"] = self.box_mask_targets(boxes, is_ignored, grid_sizes)
         return dataset_dict
 
+    def _valid_annotations(self, annotations: List[Dict], shape) -> List[Dict]:
+        """The annotations whose box is usable; the others counted by reason."""
+        kept, dropped = validate_annotations(annotations, shape[0], shape[1])
+        for reason, n in dropped.items():
+            self.counts[f"boxes_dropped_{reason}"] += n
+        return kept
+
+    def _with_area(self, faces: np.ndarray) -> np.ndarray:
+        """Faces (N, 4) XYXY with width and height > 0 in float32; the others counted."""
+        keep = positive_size(faces)
+        self.counts["boxes_dropped_no_area_after_augmentation"] += int((~keep).sum())
+        return faces[keep]
+
+    def _skip(self, dataset_dict: Dict, error: BadImageError) -> Optional[Dict]:
+        self.counts["images_skipped"] += 1
+        self._consecutive_skips += 1
+        if self.fail_fast:
+            raise error
+        if self._consecutive_skips >= self.max_consecutive_skips:
+            raise BadImageError(
+                error.file_name,
+                f"{error.reason}; the last {self._consecutive_skips} images in a row could "
+                "not be used either: check the image folder "
+                "(INPUT.BAD_INPUT.MAX_CONSECUTIVE_SKIPS)",
+            ) from error
+        logger.warning(
+            f"Skipped {error} ({self.counts['images_skipped']} images skipped so far; "
+            "INPUT.BAD_INPUT.FAIL_FAST True stops at the first one)"
+        )
+        if self.is_train:
+            return None
+        marker = {k: dataset_dict[k] for k in ("file_name", "image_id") if k in dataset_dict}
+        marker["skipped"] = str(error)
+        return marker
+
     def _count(self, *, outside: int, small: int, kept: int, crowd: int) -> None:
         c = self.counts
         c["images"] += 1
@@ -199,5 +277,9 @@ class WiderFaceDatasetMapper:
                 f"{c['images']} images mapped: {c['faces_kept']} faces kept, "
                 f"{c['faces_outside_crop']} dropped (centre outside the crop), "
                 f"{c['small_faces_ignored']} ignored (smaller than {self.min_face_size} px), "
-                f"{c['crowd_faces_ignored']} ignored (iscrowd){fallbacks}"
+                f"{c['crowd_faces_ignored']} ignored (iscrowd){fallbacks}; "
+                f"{c['images_skipped']} images skipped (unusable); boxes dropped: "
+                + ", ".join(f"{c[f'boxes_dropped_{r}']} {DROP_REASONS[r]}" for r in DROP_REASONS)
+                + f", {c['boxes_dropped_no_area_after_augmentation']} without area after "
+                "augmentation"
             )

@@ -9,7 +9,9 @@ The official txt format (``wider_face_split/readme.txt``), one block per image::
 Quirks of the official files, all accepted: every box line ends with a space;
 an image without faces is written ``0`` + one line of ten zeros (train) or
 ``1`` + an all-zero box (val); some boxes have w <= 0 or h <= 0. CRLF line ends
-are accepted too. Anything else that departs from the format raises
+and a UTF-8 byte-order mark at the start of the file are accepted too. Image paths
+must be relative to the image folder (no absolute path, no ``..``), and counts are
+ASCII decimal numbers. Anything else that departs from the format raises
 :class:`WiderFaceFormatError`, naming the file, the 1-based line and what was
 expected.
 
@@ -29,6 +31,8 @@ from typing import Dict, List, Optional, Tuple
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
+
+from .image_reading import DECODE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ def _read_lines(path: str) -> List[str]:
     with open(path, "rb") as f:
         data = f.read()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a leading byte-order mark is not part of line 1
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise WiderFaceFormatError(
@@ -102,10 +106,23 @@ def _image_path(path: str, lineno: int, s: str) -> str:
     s = s.strip()
     if not _is_image_path(s) or len(s.split()) != 1:
         raise WiderFaceFormatError(path, lineno, "an image path '<event>/<name>.jpg'", s)
+    if s.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", s) or ".." in s.split("/"):
+        raise WiderFaceFormatError(
+            path,
+            lineno,
+            "an image path relative to the image folder ('<event>/<name>.jpg'; absolute "
+            "paths and '..' would bypass the image root)",
+            s,
+        )
+    if "\ufeff" in s:
+        raise WiderFaceFormatError(
+            path, lineno, "an image path without a byte-order mark (U+FEFF)", s
+        )
     return s
 
 
 _INTEGER = re.compile(r"-?[0-9]+")
+_COUNT = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts '٣', '３', '²'.
 _BOX_LINE = re.compile(r"[ \t]*" + r"[ \t]+".join([r"(-?[0-9]+)"] * len(BOX_FIELDS)) + r"[ \t]*")
 _ATTRIBUTE_LIMITS = [ATTRIBUTE_MAX[a] for a in ATTRIBUTES]
 
@@ -165,8 +182,13 @@ def parse_wider_face_txt(path: str) -> List[Tuple[str, int, List[List[int]]]]:
         if i + 1 >= len(lines):
             raise WiderFaceFormatError(path, i + 2, f"the number of faces of '{rel}'")
         count_text = lines[i + 1].strip()
-        if not count_text.isdigit():
-            raise WiderFaceFormatError(path, i + 2, f"the number of faces of '{rel}'", lines[i + 1])
+        if not _COUNT.fullmatch(count_text):
+            raise WiderFaceFormatError(
+                path,
+                i + 2,
+                f"the number of faces of '{rel}' (a count in ASCII decimal digits 0-9)",
+                lines[i + 1],
+            )
         n = int(count_text)
         i += 2
         if n == 0:  # train form of a zero-face image: one placeholder line of ten zeros
@@ -241,7 +263,13 @@ def _record(txt_path: str, lineno: int, rel: str, image_root: str, check_images:
             raise WiderFaceFormatError(
                 txt_path, lineno, f"an existing image file {record['file_name']}", rel
             )
-        record["height"], record["width"] = _image_size(record["file_name"])
+        try:
+            record["height"], record["width"] = _image_size(record["file_name"])
+        except DECODE_ERRORS as e:  # kept without a size: the mapper names and skips it
+            logger.warning(
+                f"{txt_path}, line {lineno}: {record['file_name']} cannot be read as an image "
+                f"({type(e).__name__}: {e}); training and evaluation will skip it"
+            )
     return record
 
 

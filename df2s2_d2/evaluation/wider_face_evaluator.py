@@ -112,13 +112,15 @@ class WiderFaceEvaluator(DatasetEvaluator):
                 )
             else:
                 report.warnings.extend(row_problems(predictions[key], where))
-        num_missing = len(known - set(predictions))
-        if num_missing:
+        missing = [f"{e}/{n}" for e, n in gt.image_keys if (e, n) not in predictions]
+        if missing:
             self._logger.warning(
-                "%d of %d ground-truth images were not evaluated: "
-                "they count as images without detections",
-                num_missing,
+                "%d of %d ground-truth images were not evaluated (skipped as unusable, or "
+                "not in the dataset): they count as images without detections: %s%s",
+                len(missing),
                 len(known),
+                ", ".join(missing[:20]),
+                f" and {len(missing) - 20} more" if len(missing) > 20 else "",
             )
         report.log(self._logger)
 

@@ -87,7 +87,36 @@ def _load(path: str) -> dict:
             f"{', '.join(subset_file_name(s) for s in SUBSETS)} in one folder "
             "(eval_tools/ground_truth of the official release)."
         )
-    return scipy.io.loadmat(path)
+    with open(path, "rb") as f:
+        header = f.read(128)
+    variables = "event_list, file_list, face_bbx_list"
+    if os.path.basename(path) != ALL_FACES_FILE:
+        variables += ", gt_list"
+    expected = f"expected a MATLAB v5 .mat file as in eval_tools/ground_truth ({variables})"
+    if not header:
+        raise ValueError(f"{path}: the file is empty (0 bytes); {expected}")
+    if header.startswith(b"MATLAB 7.3") or _is_hdf5(path):
+        raise ValueError(
+            f"{path}: a MATLAB v7.3 (HDF5) file, which scipy.io cannot read; {expected}. "
+            "Re-save it in MATLAB with save(..., '-v7')"
+        )
+    try:
+        return scipy.io.loadmat(path)
+    except Exception as e:  # scipy raises many types (ValueError, TypeError, zlib.error, ...)
+        raise ValueError(
+            f"{path}: cannot be read as a .mat file ({type(e).__name__}: {e}); {expected}. "
+            "Is it truncated or a different file?"
+        ) from e
+
+
+def _is_hdf5(path: str) -> bool:
+    """HDF5 signature at offset 0 or 512 (MATLAB v7.3 puts a 512-byte header first)."""
+    with open(path, "rb") as f:
+        for offset in (0, 512):
+            f.seek(offset)
+            if f.read(8) == b"\x89HDF\r\n\x1a\n":
+                return True
+    return False
 
 
 def _variable(mat: dict, name: str, path: str) -> np.ndarray:
@@ -154,6 +183,8 @@ def _boxes(cell, where: str) -> np.ndarray:
         )
     if boxes.dtype == np.int32:
         return boxes
+    if not np.issubdtype(boxes.dtype, np.number) or np.iscomplexobj(boxes):
+        raise ValueError(f"{where}: expected integer boxes (int32), got {boxes.dtype} values")
     if not np.all(np.isfinite(boxes)) or not np.array_equal(boxes, np.round(boxes)):
         raise ValueError(
             f"{where}: expected integer boxes (int32), got non-integer {boxes.dtype} values"

@@ -129,7 +129,8 @@ def row_problems(rows: np.ndarray, where: str, first_line: Optional[int] = None)
 def _numbers(text: str) -> List[float]:
     """Numbers of one line as MATLAB `str2num` reads a list (spaces, tabs or commas)."""
     tokens = text.replace(",", " ").split()
-    if any("_" in token for token in tokens):
+    # Python's float() also reads '1_0', and digits of other scripts ('٣', '３'): MATLAB does not.
+    if any("_" in token or not token.isascii() for token in tokens):
         raise ValueError(text)
     return [float(token) for token in tokens]
 
@@ -140,16 +141,20 @@ def read_prediction_file(path: str, report: PredictionReport) -> np.ndarray:
     An empty (0, 5) array where the official reader gives no detections;
     every rejected or odd file adds its issues to `report`.
     """
-    with open(path, "rb") as f:
-        lines = f.read().decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line; it starts none
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     empty = np.zeros((0, 5))
 
     def reject(line: Optional[int], message: str) -> np.ndarray:
         report.unreadable.append(Issue(path, message, line))
         return empty
+
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", errors="replace").split("\n")
+    except OSError as e:
+        return reject(None, f"cannot be read ({type(e).__name__}: {e.strerror or e})")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it starts none
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
 
     if len(lines) < 2:
         return reject(None, f"expected a name line and a count line, found {len(lines)} line(s)")
@@ -158,7 +163,11 @@ def read_prediction_file(path: str, report: PredictionReport) -> np.ndarray:
     except ValueError:
         count = []
     if len(count) != 1 or not np.isfinite(count[0]) or count[0] != int(count[0]):
-        return reject(2, f"expected the number of detections (a whole number), found {lines[1]!r}")
+        return reject(
+            2,
+            "expected the number of detections (a whole number in ASCII digits), "
+            f"found {lines[1]!r}",
+        )
     count = int(count[0])
     if count < 0:
         report.warnings.append(Issue(path, f"negative count {count}: no detections", 2))
