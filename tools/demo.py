@@ -12,6 +12,7 @@ folder). ``--output`` is a file for a single image or video, otherwise a folder 
 input file names are kept). Without ``--output`` the results are shown in a window,
 which needs an OpenCV build with GUI support (``opencv-python``, not ``-headless``).
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import glob
 import os
