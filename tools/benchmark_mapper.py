@@ -54,8 +54,8 @@ def main():
     aug = cfg.INPUT.FACE_AUG
     print(
         f"mapper, 1 thread, {len(dicts)} images of long side {args.image_size} -> "
-        f"{aug.TRAIN_SIZE} (FACE_AUG.ENABLED={aug.ENABLED}, seg targets: "
-        f"{mapper.seg_target_params is not None}): median {statistics.median(rates):.1f} images/s "
+        f"{aug.TRAIN_SIZE} (FACE_AUG.RANDOM_CROP={aug.RANDOM_CROP}, seg targets: "
+        f"{mapper.box_mask_targets is not None}): median {statistics.median(rates):.1f} images/s "
         f"(runs: {', '.join(f'{r:.1f}' for r in rates)})"
     )
 

@@ -95,7 +95,7 @@ def from_dataloader(cfg, num_images):
     for i, d in enumerate(itertools.islice(images, num_images)):
         image = utils.convert_image_to_rgb(d["image"].permute(1, 2, 0).numpy(), cfg.INPUT.FORMAT)
         if "seg_targets" in d:
-            strides = mapper.seg_target_params[0]
+            strides = mapper.box_mask_targets.strides
             image = overlay_seg_targets(image, [t.numpy() for t in d["seg_targets"]], strides)
         faces = d["instances"].gt_boxes.tensor.numpy()
         yield f"{i:03d}_{d['image_id']}", draw_boxes(image, metadata, faces, [])

@@ -1,11 +1,11 @@
 """Dataset mapper for face detection: read, augment, build ``Instances`` and the
 per-level box-mask targets of the segmentation branch.
 
-Training, ``INPUT.FACE_AUG.ENABLED``: random square face crop (``RandomSquareFaceCrop``)
--> resize to TRAIN_SIZE x TRAIN_SIZE -> flip (``INPUT.RANDOM_FLIP``) -> photometric
-distortion (``FACE_AUG.PHOTOMETRIC``). Without it (the "no augmentation" ablation):
-pad to a square -> resize -> flip. Padding (to square, never a stretch) uses the mean
-of ``MODEL.PIXEL_MEAN``.
+Training: random square face crop (``INPUT.FACE_AUG.RANDOM_CROP``, the paper's "Aug.";
+without it, pad to a square) -> resize to TRAIN_SIZE x TRAIN_SIZE -> flip
+(``INPUT.RANDOM_FLIP``) -> photometric distortion (``FACE_AUG.PHOTOMETRIC``: not in the
+paper, this project's addition, off by default). Padding (to square, never a stretch)
+uses the mean of ``MODEL.PIXEL_MEAN``.
 
 After augmentation a face is kept when its box centre lies inside the image, and its
 box is clipped to the image; ignored faces (``iscrowd``: WIDER FACE's invalid faces)
@@ -19,16 +19,18 @@ Testing: ``ResizeShortestEdge(MIN_SIZE_TEST, MAX_SIZE_TEST)``; annotations are d
 import collections
 import copy
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
+from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.structures import Boxes, BoxMode, Instances
 
-from ..modeling.seg_targets import box_mask_targets, image_grid_sizes, seg_target_params
+from ..modeling.meta_arch import DF2S2
+from ..modeling.seg_targets import BoxMaskTargets, build_box_mask_targets
 from .transforms import (
     PadToSquare,
     RandomPhotometricDistortion,
@@ -59,13 +61,11 @@ def build_face_augmentation(cfg, is_train: bool) -> List[T.Augmentation]:
     aug = cfg.INPUT.FACE_AUG
     pad_value = float(np.mean(cfg.MODEL.PIXEL_MEAN))
     size = aug.TRAIN_SIZE
-    if not aug.ENABLED:
-        return [PadToSquare(pad_value), T.Resize((size, size))] + _flip(cfg)
-    augs = [
-        RandomSquareFaceCrop(aug.CROP_SCALES, aug.CROP_TRIES, pad_value),
-        T.Resize((size, size)),
-    ]
-    augs += _flip(cfg)
+    if aug.RANDOM_CROP:
+        augs = [RandomSquareFaceCrop(aug.CROP_SCALES, aug.CROP_TRIES, pad_value)]
+    else:
+        augs = [PadToSquare(pad_value)]
+    augs += [T.Resize((size, size))] + _flip(cfg)
     if aug.PHOTOMETRIC:
         augs.append(RandomPhotometricDistortion(image_format=cfg.INPUT.FORMAT))
     return augs
@@ -88,9 +88,9 @@ class WiderFaceDatasetMapper:
     """Map a face dataset dict to the model's input.
 
     Output (training): ``image`` (C, H, W) uint8 tensor, ``instances`` with ``gt_boxes``
-    (XYXY, clipped) and ``gt_classes`` (all 0), and, with ``seg_target_params``,
+    (XYXY, clipped) and ``gt_classes`` (all 0), and, with ``box_mask_targets``,
     ``seg_targets``: one int8 (H_l, W_l) map per level (1 face, 0 background,
-    -1 ignored) of the unpadded image.
+    -1 ignored) on the model's anchor grid of the (padded) image.
     """
 
     @configurable
@@ -100,7 +100,7 @@ class WiderFaceDatasetMapper:
         *,
         augmentations: List[T.Augmentation],
         image_format: str,
-        seg_target_params: Optional[Tuple[Sequence[int], Sequence[float]]] = None,
+        box_mask_targets: Optional[BoxMaskTargets] = None,
         min_face_size: float = 0.0,
         log_period: int = 1000,
     ):
@@ -109,8 +109,8 @@ class WiderFaceDatasetMapper:
             is_train: keep annotations and build instances / targets.
             augmentations: applied in order to the image and the face boxes.
             image_format: for ``read_image`` ("BGR", "RGB", ...).
-            seg_target_params: (strides, base anchor sizes) of the pyramid levels;
-                None: no ``seg_targets``.
+            box_mask_targets: the seg targets of the model (``build_box_mask_targets``,
+                or ``BoxMaskTargets`` of its anchor generator); None: no ``seg_targets``.
             min_face_size: faces with sqrt(w * h) below it, after augmentation, are
                 ignored regions instead of faces.
             log_period: log the face counts every this many images.
@@ -118,7 +118,7 @@ class WiderFaceDatasetMapper:
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
-        self.seg_target_params = seg_target_params
+        self.box_mask_targets = box_mask_targets
         self.min_face_size = min_face_size
         self.log_period = log_period
         self.counts = collections.Counter()
@@ -126,12 +126,13 @@ class WiderFaceDatasetMapper:
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
-        with_seg = cfg.MODEL.META_ARCHITECTURE == "DF2S2" and cfg.MODEL.DF2S2.SEG_HEAD
+        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+        with_seg = is_train and issubclass(meta_arch, DF2S2) and cfg.MODEL.DF2S2.SEG_HEAD
         return {
             "is_train": is_train,
             "augmentations": build_face_augmentation(cfg, is_train),
             "image_format": cfg.INPUT.FORMAT,
-            "seg_target_params": seg_target_params(cfg) if (is_train and with_seg) else None,
+            "box_mask_targets": build_box_mask_targets(cfg) if with_seg else None,
             "min_face_size": cfg.INPUT.FACE_AUG.MIN_FACE_SIZE,
         }
 
@@ -171,13 +172,11 @@ class WiderFaceDatasetMapper:
         instances.gt_boxes = Boxes(torch.as_tensor(faces, dtype=torch.float32))
         instances.gt_classes = torch.zeros(len(faces), dtype=torch.int64)
         dataset_dict["instances"] = instances
-        if self.seg_target_params is not None:
-            strides, anchor_sizes = self.seg_target_params
+        if self.box_mask_targets is not None:
             boxes = torch.as_tensor(np.concatenate([faces, ignored]), dtype=torch.float32)
             is_ignored = torch.arange(len(boxes)) >= len(faces)
-            dataset_dict["seg_targets"] = box_mask_targets(
-                boxes, is_ignored, image_grid_sizes((h, w), strides), strides, anchor_sizes
-            )
+            grid_sizes = self.box_mask_targets.grid_sizes((h, w))
+            dataset_dict["seg_targets"] = self.box_mask_targets(boxes, is_ignored, grid_sizes)
         return dataset_dict
 
     def _count(self, *, outside: int, small: int, kept: int, crowd: int) -> None:

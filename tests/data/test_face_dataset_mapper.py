@@ -7,7 +7,7 @@ import torch
 from detectron2.structures import BoxMode
 
 from df2s2_d2.data import WiderFaceDatasetMapper
-from df2s2_d2.modeling.seg_targets import box_mask_targets, image_grid_sizes, seg_target_params
+from df2s2_d2.modeling.seg_targets import build_box_mask_targets
 from tests.common import get_config
 
 H, W = 160, 200
@@ -59,13 +59,11 @@ def random_faces(n=40, seed=0):
 
 
 def expected_targets(cfg, image_hw, boxes, ignore):
-    strides, anchor_sizes = seg_target_params(cfg)
-    return box_mask_targets(
+    targets = build_box_mask_targets(cfg)
+    return targets(
         torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
         torch.as_tensor(ignore, dtype=torch.bool),
-        image_grid_sizes(image_hw, strides),
-        strides,
-        anchor_sizes,
+        targets.grid_sizes(image_hw),
     )
 
 
@@ -113,12 +111,12 @@ def test_without_crop_tries_the_whole_image_is_kept(coordinate_image):
     assert out["image"].shape == (3, 100, 100)
 
 
-@pytest.mark.parametrize("enabled", [True, False], ids=["aug", "no_aug"])
-def test_full_pipeline_boxes_inside_and_targets_match_boxes(coordinate_image, enabled):
+@pytest.mark.parametrize("crop", [True, False], ids=["crop", "no_crop"])
+def test_full_pipeline_boxes_inside_and_targets_match_boxes(coordinate_image, crop):
     size = 96
     cfg = config(
         **{
-            "INPUT.FACE_AUG.ENABLED": enabled,
+            "INPUT.FACE_AUG.RANDOM_CROP": crop,
             "INPUT.FACE_AUG.TRAIN_SIZE": size,
             "INPUT.FACE_AUG.PHOTOMETRIC": True,
             "INPUT.RANDOM_FLIP": "horizontal",
@@ -143,7 +141,7 @@ def test_ignored_and_small_faces_become_ignore_regions(coordinate_image):
     size = 100  # no augmentation: pad 200 x 160 to 200 x 200, resize by 0.5
     cfg = config(
         **{
-            "INPUT.FACE_AUG.ENABLED": False,
+            "INPUT.FACE_AUG.RANDOM_CROP": False,
             "INPUT.FACE_AUG.TRAIN_SIZE": size,
             "INPUT.FACE_AUG.MIN_FACE_SIZE": 8.0,
         }
@@ -199,3 +197,44 @@ def test_mapper_does_not_modify_its_input(coordinate_image):
     before = repr(d)
     WiderFaceDatasetMapper(config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64}), is_train=True)(d)
     assert repr(d) == before
+
+
+def test_seg_level_is_the_best_iou_anchor_level_through_the_mapper(tmp_path):
+    """One face per image, 10-600 px, square and 1:1.5, through the mapper (no crop):
+    the only level its target marks is the level of its best-IoU anchor."""
+    from detectron2.modeling import build_model
+    from detectron2.structures import Boxes, pairwise_iou
+
+    size = 640
+    cfg = config(**{"INPUT.FACE_AUG.RANDOM_CROP": False, "INPUT.FACE_AUG.TRAIN_SIZE": size})
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    generator = build_model(cfg).anchor_generator
+    path = tmp_path / "blank.png"
+    cv2.imwrite(str(path), np.zeros((size, size, 3), np.uint8))
+    rng = np.random.default_rng(0)
+    checked = 0
+    for side in np.geomspace(10, 600, 40):
+        for ratio in (1.0, 1.5):
+            w, h = side / np.sqrt(ratio), min(side * np.sqrt(ratio), size - 1)
+            x, y = rng.uniform(0, size - w), rng.uniform(0, size - h)
+            rec = dict(record(str(path), [face(x, y, x + w, y + h)]), height=size, width=size)
+            out = mapper(rec)
+            marked = [i for i, t in enumerate(out["seg_targets"]) if (t == 1).any()]
+            grid = [tuple(t.shape) for t in out["seg_targets"]]
+            anchors = generator([torch.zeros(1, 1, *hw) for hw in grid])
+            ious = [pairwise_iou(out["instances"].gt_boxes, a).max() for a in anchors]
+            assert marked == [int(torch.stack(ious).argmax())], (x, y, w, h)
+            checked += 1
+    assert checked == 80
+
+
+def test_seg_targets_for_a_registered_subclass_of_df2s2(coordinate_image):
+    from detectron2.modeling import META_ARCH_REGISTRY
+
+    from df2s2_d2.modeling import DF2S2
+
+    if "MyDF2S2" not in META_ARCH_REGISTRY:
+        META_ARCH_REGISTRY.register(type("MyDF2S2", (DF2S2,), {}))
+    cfg = config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64, "MODEL.META_ARCHITECTURE": "MyDF2S2"})
+    out = WiderFaceDatasetMapper(cfg, is_train=True)(record(coordinate_image, random_faces(5)))
+    assert "seg_targets" in out

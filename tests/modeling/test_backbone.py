@@ -86,3 +86,18 @@ def test_fpn_p2p7_baseline_matches_ffp_levels():
     p6 = torch.nn.functional.max_pool2d(out["p5"], 2, 2, ceil_mode=True)
     assert torch.equal(out["p6"], p6)
     assert torch.equal(out["p7"], torch.nn.functional.max_pool2d(p6, 2, 2, ceil_mode=True))
+
+
+@pytest.mark.parametrize("name", ["build_resnet_ffp_backbone", "build_resnet_fpn_p2p7_backbone"])
+def test_backbone_scripts_and_matches_eager(name):
+    import detectron2.export.torchscript  # noqa: F401  Detectron2's patch that makes ResNet scriptable
+
+    opts = ["MODEL.BACKBONE.NAME", name, "MODEL.FFP.OUT_CHANNELS", 16, "MODEL.FPN.OUT_CHANNELS", 16]
+    backbone = build_backbone(get_config(opts=opts), ShapeSpec(channels=3)).eval()
+    scripted = torch.jit.script(backbone)
+    x = torch.randn(1, 3, 128, 256)  # padded, as the model feeds it (FPN needs that)
+    with torch.no_grad():
+        eager, script = backbone(x), scripted(x)
+    assert list(eager) == list(script)
+    for key in eager:
+        assert torch.allclose(eager[key], script[key], atol=1e-5), key

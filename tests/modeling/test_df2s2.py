@@ -5,12 +5,12 @@ import torch
 from fvcore.nn import FlopCountAnalysis
 
 from detectron2.export import TracingAdapter
+from detectron2.layers import ShapeSpec
 from detectron2.modeling import build_model
-from detectron2.structures import Boxes
 from detectron2.utils.events import EventStorage
 
-from df2s2_d2.modeling import DF2S2
-from df2s2_d2.modeling.seg_targets import box_mask_targets, image_grid_sizes
+from df2s2_d2.modeling import DF2S2, DF2S2Head
+from df2s2_d2.modeling.seg_targets import build_box_mask_targets
 from tests.common import face_instances, random_image, small_cfg
 
 FACES = [[10, 12, 40, 48], [70, 20, 78, 30], [90, 60, 120, 100]]
@@ -34,9 +34,9 @@ def train_losses(model, inputs):
 def test_builds_df2s2_with_shared_tower():
     model = build()
     assert isinstance(model, DF2S2)
-    assert model.head.box_tower is None and model.head.seg_pred is not None
+    assert model.head.bbox_subnet is None and model.head.seg_pred is not None
     separate = build(["MODEL.DF2S2.SHARED_TOWER", False])
-    assert separate.head.box_tower is not None
+    assert separate.head.bbox_subnet is not None
 
 
 def test_anchors_six_per_location_with_paper_sizes_and_ratios():
@@ -64,33 +64,85 @@ def test_loss_terms_exist_are_finite_and_lambda2_scales_seg():
     assert set(no_seg) == {"loss_cls", "loss_box_reg"}
 
 
-def test_per_level_normalisation_divides_each_level_by_its_own_counts():
-    model = build(["MODEL.DF2S2.LOSS_NORM", "per_level"])
-    # Two levels of 3 and 5 anchors, all background, logits 0 (p = 0.5):
-    # focal = (1 - alpha) * p^gamma * -log(1 - p) per anchor, the same mean on each level.
-    anchors = [Boxes(torch.zeros(3, 4)), Boxes(torch.zeros(5, 4))]
-    logits = [torch.zeros(1, 3, 1), torch.zeros(1, 5, 1)]
-    deltas = [torch.zeros(1, 3, 4), torch.zeros(1, 5, 4)]
-    labels = [torch.ones(8, dtype=torch.int64)]  # label K = 1: background
-    losses = model.per_level_losses(anchors, logits, labels, deltas, [torch.zeros(8, 4)])
-    per_anchor = 0.75 * 0.5**2 * math.log(2)
-    assert float(losses["loss_cls"]) == pytest.approx(2 * per_anchor, rel=1e-5)
-    assert float(losses["loss_box_reg"]) == 0.0
+def test_baseline_variant_is_detectron2_retinanet_exactly():
+    """Seg off, separate towers, RetinaNet's tower init: same parameters, init and losses."""
+    from detectron2.modeling.meta_arch.retinanet import RetinaNet, RetinaNetHead
+
+    opts = ["MODEL.BACKBONE.NAME", "build_resnet_fpn_p2p7_backbone", "MODEL.FPN.OUT_CHANNELS", 32,
+            "MODEL.DF2S2.SEG_HEAD", False, "MODEL.DF2S2.SHARED_TOWER", False,
+            "MODEL.DF2S2.TOWER_INIT", "normal"]
+    ours = build(opts)
+    theirs = build(opts + ["MODEL.META_ARCHITECTURE", "RetinaNet"])
+    assert type(theirs) is RetinaNet and isinstance(ours, DF2S2)
+    # Same parameters (strict load), hence the same module names and shapes ...
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    # ... the same losses from the same weights ...
+    inputs = train_inputs()
+    la, lb = train_losses(ours, inputs), train_losses(theirs, inputs)
+    assert la.keys() == lb.keys() and all(torch.equal(la[k], lb[k]) for k in la)
+    # ... and the same init from the same random state.
+    cfg, shapes = small_cfg(opts), [ShapeSpec(channels=32, stride=s) for s in (4, 8, 16, 32, 64, 128)]
+    torch.manual_seed(3)
+    a = DF2S2Head(cfg, shapes).state_dict()
+    torch.manual_seed(3)
+    b = RetinaNetHead(cfg, shapes).state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_tower_init_is_xavier_fill_or_retinanet_normal_for_every_tower(shared):
+    xavier = build(["MODEL.DF2S2.TOWER_INIT", "xavier", "MODEL.DF2S2.SHARED_TOWER", shared]).head
+    normal = build(["MODEL.DF2S2.TOWER_INIT", "normal", "MODEL.DF2S2.SHARED_TOWER", shared]).head
+    towers = [(xavier.cls_subnet, normal.cls_subnet)]
+    if not shared:
+        towers.append((xavier.bbox_subnet, normal.bbox_subnet))
+    for xt, nt in towers:
+        convs = [(x, n) for x, n in zip(xt, nt) if isinstance(x, torch.nn.Conv2d)]
+        assert convs
+        for x, n in convs:
+            bound = math.sqrt(3 / (x.in_channels * 9))  # Detectron's XavierFill
+            assert float(x.weight.abs().max()) <= bound
+            assert float(x.weight.std()) == pytest.approx(bound / math.sqrt(3), rel=0.1)
+            assert float(n.weight.std()) == pytest.approx(0.01, rel=0.1)
+    # The predictors start as RetinaNet's in both cases.
+    for head in (xavier, normal):
+        assert float(head.cls_score.weight.std()) == pytest.approx(0.01, rel=0.1)
+        assert float(head.cls_score.bias[0]) == pytest.approx(-math.log(99), rel=1e-6)
+
+
+def test_head_builds_on_retinanet_head_with_per_level_batch_norm():
+    from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+    from detectron2.layers import CycleBatchNormList
+
+    head = build(["MODEL.RETINANET.NORM", "BN"]).head
+    assert isinstance(head, RetinaNetHead)
+    assert any(isinstance(m, CycleBatchNormList) for m in head.cls_subnet)
+
+
+def test_head_scripts_and_matches_eager():
+    head = build(["MODEL.DF2S2.SHARED_TOWER", True]).head.eval()
+    features = [torch.randn(1, 32, 16 // 2**i + 1, 12 // 2**i + 1) for i in range(6)]
+    scripted = torch.jit.script(head)
+    with torch.no_grad():
+        for eager, script in zip(head(features), scripted(features)):
+            for e, s in zip(eager, script):
+                assert torch.allclose(e, s, atol=1e-6)
 
 
 def test_mapper_attached_and_model_computed_targets_are_identical():
     model = build()
     inputs = train_inputs(height=100, width=150)
     boxes = inputs[0]["instances"].gt_boxes.tensor
-    attached = box_mask_targets(
-        boxes, torch.zeros(len(boxes), dtype=torch.bool),
-        image_grid_sizes((100, 150), model.seg_strides), model.seg_strides, model.seg_anchor_sizes,
+    mapper_targets = build_box_mask_targets(small_cfg())
+    attached = mapper_targets(
+        boxes, torch.zeros(len(boxes), dtype=torch.bool), mapper_targets.grid_sizes((100, 150))
     )
     model.train()
     with torch.no_grad():
         images = model.preprocess_image(inputs)
         feats = model.backbone(images.tensor)
-        seg_logits = model.head([feats[f] for f in model.head_in_features])[2]
+        seg_logits = model.head.forward_with_seg([feats[f] for f in model.head_in_features])[2]
     computed = model.seg_targets(inputs, [inputs[0]["instances"]], seg_logits)
     given = model.seg_targets([dict(inputs[0], seg_targets=attached)], [inputs[0]["instances"]], seg_logits)
     assert any(int(t.sum()) > 0 for t in computed)

@@ -3,6 +3,7 @@ from typing import Dict, List
 
 from torch import Tensor, nn
 
+from fvcore.nn import weight_init
 from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
@@ -18,6 +19,9 @@ class FBlock(nn.Module):
     is the smallest transposed conv that doubles the size exactly: no overlapping
     windows (no checkerboard) and 4x fewer parameters than kernel 4 (for R50 the
     res5 -> res4 Psi alone is 8.4M parameters at kernel 2, 33.6M at kernel 4).
+    New layers are "initialized with xavier" (paper, 3.4), in the sense of Detectron,
+    the paper's framework: XavierFill, uniform with bound sqrt(3 / fan_in), which is
+    also how Detectron2's FPN initialises its convs.
     """
 
     def __init__(self, deep_channels: int, shallow_channels: int, kernel_size: int = 2):
@@ -27,8 +31,7 @@ class FBlock(nn.Module):
         self.psi = nn.ConvTranspose2d(
             deep_channels, shallow_channels, kernel_size, stride=2, padding=(kernel_size - 2) // 2
         )
-        nn.init.xavier_uniform_(self.psi.weight)
-        nn.init.zeros_(self.psi.bias)
+        weight_init.c2_xavier_fill(self.psi)
 
     def forward(self, shallow: Tensor, deep: Tensor) -> Tensor:
         """shallow: (N, C_i, H, W); deep: (N, C_{i+1}, ceil(H/2), ceil(W/2)) -> (N, C_i, H, W)."""
@@ -61,17 +64,18 @@ class FFP(Backbone):
             raise ValueError(f"FFP needs input strides doubling level to level, got {strides}")
         self.bottom_up = bottom_up
         self.in_features = list(in_features)
+        # Top-down order: fblocks[i] fuses level len - 2 - i with the fused level above it.
+        self.top_down_features = tuple(reversed(in_features[:-1]))  # static, for scripting
         self.fblocks = nn.ModuleList(
-            FBlock(deep, shallow, deconv_kernel) for shallow, deep in zip(channels, channels[1:])
+            FBlock(deep, shallow, deconv_kernel)
+            for shallow, deep in reversed(list(zip(channels, channels[1:])))
         )
         self.projections = nn.ModuleList(
             Conv2d(c, out_channels, 3, padding=1, bias=not norm, norm=get_norm(norm, out_channels))
             for c in channels
         )
         for proj in self.projections:
-            nn.init.xavier_uniform_(proj.weight)
-            if proj.bias is not None:
-                nn.init.zeros_(proj.bias)
+            weight_init.c2_xavier_fill(proj)
         self.top_levels = MaxPoolTopLevels(num_top_levels)
 
         levels = [len(bin(s)) - 3 for s in strides]  # log2 of each stride
@@ -93,12 +97,17 @@ class FFP(Backbone):
     def forward(self, x: Tensor) -> Dict[str, Tensor]:
         """x: (N, 3, H, W) -> {"p2": (N, C, H/4, W/4), ..., "p7": (N, C, H/128, W/128)}."""
         bottom_up = self.bottom_up(x)
-        fused = [bottom_up[f] for f in self.in_features]
-        for i in range(len(fused) - 2, -1, -1):  # recursive, from the top down
-            fused[i] = self.fblocks[i](fused[i], fused[i + 1])
-        outputs = [proj(f) for proj, f in zip(self.projections, fused)]
+        deep = bottom_up[self.in_features[-1]]
+        fused = [deep]  # top down, recursive: each F-block takes the level above, fused
+        for name, fblock in zip(self.top_down_features, self.fblocks):
+            deep = fblock(bottom_up[name], deep)
+            fused.append(deep)
+        fused = fused[::-1]
+        outputs: List[Tensor] = []
+        for i, proj in enumerate(self.projections):
+            outputs.append(proj(fused[i]))
         outputs.extend(self.top_levels(outputs[-1]))
-        return dict(zip(self._out_features, outputs))
+        return {name: out for name, out in zip(self._out_features, outputs)}
 
     def output_shape(self) -> Dict[str, ShapeSpec]:
         return {
