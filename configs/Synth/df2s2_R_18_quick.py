@@ -15,7 +15,7 @@ del model.backbone.bottom_up.stages.stride_in_1x1  # ResNet-18's basic blocks ha
 model.backbone.bottom_up.freeze_at = 0
 model.backbone.out_channels = 64
 model.head.input_shape = [dict(shape, channels=64) for shape in model.head.input_shape]
-model.head.num_convs = 2
+model.head.conv_dims = [64, 64]
 
 dataloader.train.dataset.names = "synth_faces_train"
 dataloader.train.mapper.augmentations[1].shape = (256, 256)

@@ -5,22 +5,20 @@ P5), anchors and matching as DF2S2.
 """
 from detectron2.config import LazyCall as L
 from detectron2.modeling import RetinaNet
-from detectron2.modeling.backbone import FPN
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
 
-from df2s2_d2.modeling.backbone import MaxPoolTopLevels
+from df2s2_d2.modeling.backbone import FPNP2P7
 
 from ..common.data.wider_face import dataloader
 from ..common.models.df2s2 import model
 from ..common.schedule import lr_multiplier, optimizer, train
 
 model._target_ = RetinaNet
-model.backbone = L(FPN)(
+model.backbone = L(FPNP2P7)(
     bottom_up=model.backbone.bottom_up,
     in_features=["res2", "res3", "res4", "res5"],
     out_channels=256,
     norm="",
-    top_block=L(MaxPoolTopLevels)(num_levels=2, in_feature="p5"),
     fuse_type="sum",
 )
 model.head = L(RetinaNetHead)(
@@ -31,7 +29,7 @@ model.head = L(RetinaNetHead)(
     norm="",
     prior_prob=0.01,
 )
-for key in ("seg_loss_weight", "box_loss_weight", "loss_norm", "seg_strides", "seg_anchor_sizes"):
+for key in ("seg_loss_weight", "box_loss_weight"):
     del model[key]
-dataloader.train.mapper.seg_target_params = None
+dataloader.train.mapper.box_mask_targets = None
 train.output_dir = "./output/retinanet_R_50_FPN_P2P7"

@@ -2,6 +2,8 @@
 
 ResNet-50 -> feature fusion pyramid P2-P7 -> one shared head (cls, box, seg);
 anchors 4 x stride x 2^(0, 1/3, 2/3), aspect ratios 1 and 1.5; IoU 0.5 / 0.4.
+The segmentation targets come from ``model.anchor_generator`` (the model's own, and
+the training mapper's in configs/common/data/wider_face.py).
 """
 from detectron2.config import LazyCall as L
 from detectron2.layers import ShapeSpec
@@ -35,11 +37,12 @@ model = L(DF2S2)(
         input_shape=[L(ShapeSpec)(channels=256, stride=s) for s in STRIDES],
         num_classes="${..num_classes}",
         num_anchors=6,
-        num_convs=4,
+        conv_dims=[256, 256, 256, 256],
         norm="",
         prior_prob=0.01,
         shared_tower=True,
         seg_head=True,
+        tower_init="xavier",
     ),
     head_in_features=["p2", "p3", "p4", "p5", "p6", "p7"],
     anchor_generator=L(DefaultAnchorGenerator)(
@@ -67,7 +70,4 @@ model = L(DF2S2)(
     input_format="BGR",
     seg_loss_weight=0.05,
     box_loss_weight=1.0,
-    loss_norm="all_levels",
-    seg_strides=STRIDES,
-    seg_anchor_sizes=[sizes[0] for sizes in ANCHOR_SIZES],
 )
