@@ -32,7 +32,7 @@ $(STAMP): setup.py install/constraints.txt $(wildcard install/*.py)
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest -rs tests
 
 # The stock tools' tests read DETECTRON2_SRC for Detectron2's tools/ (benchmark.py
 # also needs psutil).
@@ -42,7 +42,7 @@ test-upstream:
 	$(UPSTREAM_VENV)/bin/python -c "import psutil" 2>/dev/null || \
 	  $(UPSTREAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c install/constraints.txt psutil
 	$(UPSTREAM_VENV)/bin/python -c "from detectron2 import _C; assert not getattr(_C, 'PYTHON_ONLY', False), 'not a source build'"
-	DETECTRON2_SRC=$(UPSTREAM_SRC) $(UPSTREAM_VENV)/bin/python -m pytest tests
+	DETECTRON2_SRC=$(UPSTREAM_SRC) $(UPSTREAM_VENV)/bin/python -m pytest -rs tests
 
 quickstart: setup
 	$(PY) tools/quickstart.py
