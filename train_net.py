@@ -5,6 +5,7 @@
     python train_net.py --config-file ... --eval-only MODEL.WEIGHTS model_final.pth
     python train_net.py --config-file ... --resume
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import contextlib
 import logging
 import os

@@ -6,18 +6,11 @@ import PIL
 import pytest
 import torch
 
+from tests.common import PYTHON_ONLY_DETECTRON2, needs_compiled_ops
 
-
-def _is_python_only_install() -> bool:
-    """True for the install/detectron2_fallback.py install (a stand-in detectron2._C)."""
-    try:
-        return getattr(importlib.import_module("detectron2._C"), "PYTHON_ONLY", False)
-    except ImportError:
-        return False
-
-
-FALLBACK = _is_python_only_install()
-needs_fallback = pytest.mark.skipif(not FALLBACK, reason="Detectron2 has its compiled ops")
+needs_fallback = pytest.mark.skipif(
+    not PYTHON_ONLY_DETECTRON2,
+    reason="checks the v0.6 Python-only fallback; this Detectron2 has its compiled ops")
 
 
 def test_everything_the_project_uses_imports():
@@ -72,6 +65,30 @@ def test_coco_evaluation_uses_the_python_cocoeval():
     from detectron2.evaluation import coco_evaluation
 
     assert coco_evaluation.COCOeval_opt is COCOeval
+
+
+@needs_compiled_ops
+def test_compiled_ops_run():
+    from detectron2 import _C
+    from detectron2.layers import ROIAlignRotated
+    from detectron2.layers.nms import nms_rotated
+    from detectron2.layers.rotated_boxes import pairwise_iou_rotated
+
+    assert not hasattr(_C, "PYTHON_ONLY")
+    pooler = ROIAlignRotated((2, 2), spatial_scale=1.0, sampling_ratio=0)
+    rois = torch.tensor([[0.0, 2.0, 2.0, 2.0, 2.0, 0.0]])
+    assert pooler(torch.rand(1, 1, 5, 5), rois).shape == (1, 1, 2, 2)
+    boxes = torch.tensor([[5.0, 5.0, 4.0, 4.0, 0.0], [5.0, 5.0, 4.0, 4.0, 0.0]])
+    assert nms_rotated(boxes, torch.tensor([1.0, 0.5]), 0.5).tolist() == [0]
+    assert pairwise_iou_rotated(boxes[:1], boxes).tolist() == [[1.0, 1.0]]
+
+
+@needs_compiled_ops
+def test_coco_evaluation_uses_the_fast_cocoeval():
+    from detectron2.evaluation import coco_evaluation
+    from detectron2.evaluation.fast_eval_api import COCOeval_opt
+
+    assert coco_evaluation.COCOeval_opt is COCOeval_opt
 
 
 def _all_reduce_worker(out_dir):

@@ -17,6 +17,7 @@ of ``--size H W`` (batch 1, not resized), or with ``--use-dataset`` the first im
 ``DATASETS.TEST[0]`` resized as at test time. FLOPs are fvcore's (a fused multiply-add
 counts as one), averaged over the inputs.
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import logging
 from typing import Dict, List

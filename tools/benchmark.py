@@ -34,6 +34,7 @@ How it measures:
     float16), with ``torch.cuda.synchronize()`` around each timed call.
 Prints markdown tables; ``--output`` also writes every measurement as JSON.
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import contextlib
 import json

@@ -19,6 +19,7 @@ an output extension OpenCV cannot write. Over several images, one that cannot be
 counted in the final summary (exit status 0); ``--fail-fast`` stops at the first one
 with an error (exit status 1).
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import glob
 import logging

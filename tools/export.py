@@ -26,6 +26,7 @@ not at all on the others (Detectron2's main branch records it as a traced value)
 image with more candidates on such a level than the cap sends them all to NMS, so its
 detections can differ from the eager model's. Outputs match otherwise.
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import logging
 import os

@@ -10,6 +10,7 @@ level's box mask is tinted with the level's colour (P2 blue ... P7 magenta; cell
 marked ignored are grey).
 """
 
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import itertools
 import os
