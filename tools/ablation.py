@@ -207,8 +207,8 @@ def report_markdown(runs: dict, variants: dict) -> str:
             continue
         for subset in subsets:
             mean, half, n = paired_interval(runs[a][subset], runs[b][subset])
-            lines.append(f"| {claim} | {subset} | {mean:+.1f} | [{mean - half:+.1f}, {mean + half:+.1f}] "
-                         f"| {n} | {verdict(mean, half)} |")
+            interval = "n/a" if math.isnan(half) else f"[{mean - half:+.1f}, {mean + half:+.1f}]"
+            lines.append(f"| {claim} | {subset} | {mean:+.1f} | {interval} | {n} | {verdict(mean, half)} |")
     for r in runs["failed"]:
         lines.append(f"\nFailed: {r['variant']} seed {r['seed']}: {r['failed']}")
     return "\n".join(lines)
