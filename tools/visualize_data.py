@@ -45,14 +45,19 @@ def setup(args):
     return cfg
 
 
-def overlay_seg_targets(image: np.ndarray, seg_targets, strides, alpha: float = 0.45) -> np.ndarray:
+def overlay_seg_targets(
+    image: np.ndarray, seg_targets, strides, offset: float = 0.0, alpha: float = 0.45
+) -> np.ndarray:
     """Tint ``image`` (H, W, 3) RGB uint8 where each level's target (H_l, W_l) is 1
-    (level colour) or -1 (grey); a cell of a stride-s level covers s x s pixels."""
+    (level colour) or -1 (grey); cell j of a stride-s level is the s x s square centred
+    on its anchor, (j + offset) * s."""
     h, w = image.shape[:2]
     out = image.astype(np.float32)
     for level, (target, stride) in enumerate(zip(seg_targets, strides)):
         target = np.asarray(target)
-        cells = np.kron(target, np.ones((stride, stride), dtype=target.dtype))[:h, :w]
+        cells = np.kron(target, np.ones((stride, stride), dtype=target.dtype))
+        shift = int(round((0.5 - offset) * stride))  # cell j starts at (j + offset - 0.5) * s
+        cells = np.pad(cells[shift:, shift:], ((0, h), (0, w)))[:h, :w]
         for value, colour in ((1, LEVEL_COLOURS[level % len(LEVEL_COLOURS)]), (-1, IGNORE_COLOUR)):
             mask = cells == value
             out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(colour, np.float32)
@@ -95,8 +100,10 @@ def from_dataloader(cfg, num_images):
     for i, d in enumerate(itertools.islice(images, num_images)):
         image = utils.convert_image_to_rgb(d["image"].permute(1, 2, 0).numpy(), cfg.INPUT.FORMAT)
         if "seg_targets" in d:
-            strides = mapper.box_mask_targets.strides
-            image = overlay_seg_targets(image, [t.numpy() for t in d["seg_targets"]], strides)
+            targets = mapper.box_mask_targets
+            image = overlay_seg_targets(
+                image, [t.numpy() for t in d["seg_targets"]], targets.strides, targets.offset
+            )
         faces = d["instances"].gt_boxes.tensor.numpy()
         yield f"{i:03d}_{d['image_id']}", draw_boxes(image, metadata, faces, [])
 

@@ -1,0 +1,15 @@
+"""tools/visualize_data.py: seg-target cells are drawn centred on their anchors."""
+import numpy as np
+import pytest
+
+from tools.visualize_data import overlay_seg_targets
+
+
+@pytest.mark.parametrize("offset, first", [(0.0, 6), (0.5, 8)])
+def test_a_marked_cell_covers_the_square_centred_on_its_anchor(offset, first):
+    image = np.zeros((32, 32, 3), np.uint8)
+    target = np.zeros((8, 8), np.int8)
+    target[2, 2] = 1  # anchor at (2 + offset) * 4: 8 (offset 0) or 10 (offset 0.5)
+    out = overlay_seg_targets(image, [target], [4], offset)
+    rows, cols = np.nonzero(out.any(axis=2))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (first, first + 3, first, first + 3)
