@@ -13,10 +13,19 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from .wider_face_ground_truth import SUBSETS, ImageKey, load_wider_face_ground_truth
-from .wider_face_pr_curves import save_pr_curves_json, save_pr_curves_png
-from .wider_face_predictions import Issue, PredictionReport, row_problems, write_prediction_dir
-from .wider_face_protocol import evaluate_wider_face
+from df2s2_deploy.evaluation.wider_face_ground_truth import (
+    SUBSETS,
+    ImageKey,
+    load_wider_face_ground_truth,
+)
+from df2s2_deploy.evaluation.wider_face_pr_curves import save_pr_curves_json, save_pr_curves_png
+from df2s2_deploy.evaluation.wider_face_predictions import (
+    Issue,
+    PredictionReport,
+    row_problems,
+    write_prediction_dir,
+)
+from df2s2_deploy.evaluation.wider_face_protocol import evaluate_wider_face
 
 __all__ = ["WiderFaceEvaluator", "image_key", "instances_to_rows"]
 
