@@ -30,6 +30,7 @@ __all__ = [
     "read_prediction_dir",
     "write_prediction_file",
     "write_prediction_dir",
+    "image_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -283,3 +284,10 @@ def write_prediction_dir(out_dir: str, predictions: Mapping[ImageKey, np.ndarray
         os.makedirs(os.path.join(out_dir, event), exist_ok=True)
     for (event, name), rows in predictions.items():
         write_prediction_file(os.path.join(out_dir, event, name + ".txt"), name, rows)
+
+
+def image_key(file_name: str) -> ImageKey:
+    """(event, name) of `.../<event>/<name>.jpg`: the prediction file `<event>/<name>.txt`."""
+    event = os.path.basename(os.path.dirname(file_name))
+    name = os.path.splitext(os.path.basename(file_name))[0]
+    return event, name
