@@ -60,6 +60,8 @@ class OnnxFaceDetector:
         self.input_format = input_format
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = num_threads
+        # idle threads sleep instead of spinning: the CPU stays free for the rest of a pipeline
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(
             model_path, options, providers=list(providers or ["CPUExecutionProvider"])
         )

@@ -20,8 +20,9 @@ def dense_to_anchor_major(prediction: np.ndarray, per_anchor: int) -> np.ndarray
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """float32 sigmoid, computed in float64 and rounded once."""
-    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+    """float32 sigmoid, computed in float64 and rounded once (exp overflow gives 0, exactly)."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
 
 
 def apply_deltas(
