@@ -12,8 +12,13 @@ import numpy as np
 __all__ = ["nms", "batched_nms"]
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices (int64) of the kept boxes of (N, 4) XYXY `boxes`, by decreasing score."""
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_keep: int = -1
+) -> np.ndarray:
+    """Indices (int64) of the kept boxes of (N, 4) XYXY `boxes`, by decreasing score.
+
+    `max_keep` >= 0 stops after that many: the first kept boxes do not depend on later ones.
+    """
     boxes = np.asarray(boxes, dtype=np.float32)
     x1, y1, x2, y2 = boxes.T
     areas = (x2 - x1) * (y2 - y1)
@@ -24,6 +29,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         for position, i in enumerate(order):
             if suppressed[i]:
                 continue
+            if len(keep) == max_keep:
+                break
             keep.append(i)
             rest = order[position + 1 :]
             rest = rest[~suppressed[rest]]
@@ -36,9 +43,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 
 def batched_nms(
-    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_threshold: float
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    classes: np.ndarray,
+    iou_threshold: float,
+    max_keep: int = -1,
 ) -> np.ndarray:
-    """Class-wise NMS: indices of the kept boxes, by decreasing score (stable)."""
+    """Class-wise NMS: indices of the kept boxes, by decreasing score (stable); the first
+    `max_keep` of them when it is >= 0."""
     boxes = np.asarray(boxes, dtype=np.float32)
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -46,8 +58,10 @@ def batched_nms(
         keep = np.zeros(len(boxes), dtype=bool)
         for c in np.unique(classes):
             members = np.flatnonzero(classes == c)
-            keep[members[nms(boxes[members], scores[members], iou_threshold)]] = True
+            kept = nms(boxes[members], scores[members], iou_threshold, max_keep)
+            keep[members[kept]] = True
         kept = np.flatnonzero(keep)
-        return kept[np.argsort(-scores[kept], kind="stable")]
+        kept = kept[np.argsort(-scores[kept], kind="stable")]
+        return kept if max_keep < 0 else kept[:max_keep]
     offsets = classes.astype(np.float32) * (boxes.max() + np.float32(1))
-    return nms(boxes + offsets[:, None], scores, iou_threshold)
+    return nms(boxes + offsets[:, None], scores, iou_threshold, max_keep)

@@ -90,7 +90,7 @@ def decode_detections(
     boxes = np.concatenate(level_boxes)
     scores = np.concatenate(level_scores)
     classes = np.concatenate(level_classes)
-    keep = batched_nms(boxes, scores, classes, inference.nms_threshold)[: inference.max_detections]
+    keep = batched_nms(boxes, scores, classes, inference.nms_threshold, inference.max_detections)
     return boxes[keep], scores[keep], classes[keep]
 
 

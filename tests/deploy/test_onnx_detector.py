@@ -123,6 +123,8 @@ def test_nms_keeps_torchvisions_boxes_in_its_order_with_tied_scores(num_boxes):
         # the same boxes; the order may differ only among equal scores
         assert sorted(actual.tolist()) == sorted(expected.tolist())
         np.testing.assert_array_equal(scores[actual], scores[expected.numpy()])
+        # stopping early keeps the first ones
+        np.testing.assert_array_equal(batched_nms(boxes, scores, classes, threshold, 40), actual[:40])
 
 
 def test_paths_and_rgb_arrays_give_the_detections_of_bgr_arrays(deploy_model, tmp_path):
@@ -149,3 +151,18 @@ def test_a_higher_score_threshold_keeps_the_same_detections_above_it(deploy_mode
     assert 0 < len(high) == above.sum() < len(all_detections)
     np.testing.assert_array_equal(high.boxes, all_detections.boxes[above])
     np.testing.assert_array_equal(high.scores, all_detections.scores[above])
+
+
+def test_a_deploy_json_without_a_setting_is_rejected_naming_the_file_and_key(
+    deploy_model, tmp_path
+):
+    import json
+
+    data = json.loads(open(deploy_model[1]).read())
+    del data["anchors"]["offset"]
+    bad = tmp_path / "face_detector.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"face_detector.json: 'anchors' lacks offset"):
+        DeployConfig.load(str(bad))
+    with pytest.raises(FileNotFoundError, match="missing.json: no deploy JSON beside"):
+        OnnxFaceDetector(deploy_model[0], config_path=str(tmp_path / "missing.json"))
