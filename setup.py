@@ -11,7 +11,8 @@ setup(
     version="0.1.0",
     description="DF2S2 (Detection with Feature Fusion and Segmentation Supervision) "
     "face detector for Detectron2",
-    packages=find_packages(include=["df2s2_d2", "df2s2_d2.*"]),
+    # df2s2_deploy: the torch-free runtime and WIDER FACE evaluation (numpy, scipy, onnxruntime).
+    packages=find_packages(include=["df2s2_d2", "df2s2_d2.*", "df2s2_deploy", "df2s2_deploy.*"]),
     python_requires=">=3.9",
     install_requires=[
         "torch>=1.10",
@@ -35,5 +36,15 @@ setup(
         "black",
         "pydot",
     ],
-    extras_require={"dev": ["pytest", "onnx", "onnxruntime"]},
+    extras_require={
+        "dev": ["pytest", "onnx", "onnxruntime"],
+        # what df2s2_deploy's detector needs (its evaluation needs only numpy and scipy)
+        "deploy": ["onnxruntime"],
+    },
+    entry_points={
+        "console_scripts": [
+            "df2s2-detect = df2s2_deploy.detect:main",
+            "wider-face-eval = df2s2_deploy.evaluation.wider_face:main",
+        ]
+    },
 )

@@ -8,6 +8,7 @@ from .config import add_df2s2_config, get_df2s2_cfg  # noqa: E402
 from . import modeling  # noqa: F401  registers backbones and the meta-architecture
 from . import data  # noqa: F401  registers the face datasets
 from . import evaluation  # noqa: F401
+from .face_detector import FaceDetector
 
-__all__ = ["add_df2s2_config", "get_df2s2_cfg"]
+__all__ = ["add_df2s2_config", "get_df2s2_cfg", "FaceDetector"]
 __version__ = "0.1.0"

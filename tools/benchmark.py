@@ -33,6 +33,12 @@ How it measures:
   - devices: the CPU, and with CUDA also the GPU in fp32 and with AMP (``torch.autocast``,
     float16), with ``torch.cuda.synchronize()`` around each timed call.
 Prints markdown tables; ``--output`` also writes every measurement as JSON.
+
+``--deploy`` instead times the torch-free runtime next to the eager model, DF2S2 only,
+on the CPU: ``FaceDetector.detect`` (PyTorch) and ``OnnxFaceDetector.detect``
+(onnxruntime with ``--threads`` intra-op threads, pre- and post-processing in numpy) on
+the same (H, W, 3) uint8 image, already at the test size, with the same random weights
+(the model is exported to ONNX first, in a temporary folder); interleaved rounds, medians.
 """
 import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
@@ -42,6 +48,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -86,6 +93,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-size", type=int, default=640, help="side of the square training images")
     parser.add_argument("--skip-training", action="store_true", help="time inference only")
     parser.add_argument("--output", metavar="JSON", help="also write the measurements here")
+    parser.add_argument("--deploy", action="store_true",
+                        help="time the torch-free deploy runtime next to the eager model instead")
     parser.add_argument(
         "opts", default=[], nargs=argparse.REMAINDER, help="config options for every model: KEY VALUE pairs"
     )
@@ -326,6 +335,44 @@ def measure(device: str, amp: bool, args, counts: Dict, report: Dict) -> List[st
     return tables
 
 
+def benchmark_deploy(args, report: Dict) -> str:
+    """Eager FaceDetector and the deploy OnnxFaceDetector, end to end per image, CPU."""
+    from df2s2_d2 import FaceDetector
+    from df2s2_d2.deploy_export import export_deploy
+    from df2s2_deploy import OnnxFaceDetector
+
+    lines = ["| model | size (WxH) | ms median | FPS |", "|:--|:--|--:|--:|"]
+    ratios = []
+    with tempfile.TemporaryDirectory() as folder:
+        for height, width in args.sizes:
+            cfg = load_cfg(args.config_file, "cpu", args, [
+                "INPUT.MIN_SIZE_TEST", min(height, width), "INPUT.MAX_SIZE_TEST", max(height, width)
+            ])
+            torch.manual_seed(0)
+            eager = FaceDetector(cfg)
+            image = random_image(height, width, seed=1).permute(1, 2, 0).numpy().copy()
+            path = export_deploy(
+                cfg, eager.model, [{"image": random_image(height, width, seed=0)}],
+                os.path.join(folder, f"{width}x{height}"),
+            )
+            deploy = OnnxFaceDetector(path, num_threads=args.threads or 0)
+            calls = {
+                "eager (PyTorch, FaceDetector)": lambda: eager.detect(image),
+                "deploy (onnxruntime + numpy)": lambda: deploy.detect(image),
+            }
+            times = interleaved(calls, args.rounds, args.warmup, cuda=False)
+            for name, values in times.items():
+                ms = median(values)
+                lines.append(f"| {name} | {width}x{height} | {ms:.1f} | {1000 / ms:.2f} |")
+                report["inference"].append({"model": name, "size": [height, width], "ms": values})
+            ratios.append((width, height, median(times[list(calls)[1]]) / median(times[list(calls)[0]])))
+    lines += ["", "| size (WxH) | deploy / eager time |", "|:--|--:|"]
+    lines += [f"| {w}x{h} | {ratio:.2f} |" for w, h, ratio in ratios]
+    header = (f"Deploy runtime next to eager ({Path(args.config_file).stem}, random weights, "
+              f"{torch.get_num_threads()} threads, median of {args.rounds} interleaved rounds)")
+    return "\n".join([header, ""] + lines)
+
+
 def main(argv=None) -> Dict:
     """Runs the benchmark, prints the tables; returns the report that --output writes."""
     parser = get_parser()
@@ -342,8 +389,11 @@ def main(argv=None) -> Dict:
         "counts": [], "inference": [], "training": [],
     }
     tables, counts = [], {}
-    for device, amp in settings(args):
-        tables += measure(device, amp, args, counts, report)
+    if args.deploy:
+        tables.append(benchmark_deploy(args, report))
+    else:
+        for device, amp in settings(args):
+            tables += measure(device, amp, args, counts, report)
     machine = f"{report['cpu']}" + (f", {report['cuda']}" if report["cuda"] else "")
     print(f"\n{machine}; torch {report['torch']}, detectron2 {report['detectron2']}\n")
     print("\n\n".join(tables))

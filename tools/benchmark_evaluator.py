@@ -5,7 +5,7 @@ On the real val ground truth, writes a seeded, realistic prediction set (jittere
 ground-truth boxes plus random false positives, about 150k detections) to a
 temporary folder in the official format, then evaluates it with
 
-- ours: `df2s2_d2.evaluation.wider_face.evaluate_prediction_dir` (official protocol);
+- ours: `df2s2_deploy.evaluation.wider_face.evaluate_prediction_dir` (official protocol);
 - port: a re-implementation, in this file, of the algorithm of the widely used
   Python port of the official MATLAB code (wondervictor/WiderFace-Evaluation):
   images keyed by event and line-1 name, float64 score normalisation from
@@ -16,21 +16,31 @@ Runs alternate (ours, port, ours, port, ...) and the medians are reported, with
 both results, as a markdown table.
 
     python tools/benchmark_evaluator.py [--gt GT_DIR] [--repeats 3] [--unsorted]
+
+`--end-to-end` instead times whole command runs on the same set: `wider-face-eval`
+(torch-free) and `python -m df2s2_d2.evaluation.wider_face` (the same code, imported
+through the Detectron2 package), alternating, each under `/usr/bin/time -v`; it reports
+the median wall time and the median peak resident memory. `--save-predictions DIR`
+writes the prediction set to DIR (which must not exist yet) for use elsewhere.
 """
 
 import argparse
 import logging
 import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
 import scipy.io
 
-from df2s2_d2.evaluation.wider_face import evaluate_prediction_dir
-from df2s2_d2.evaluation.wider_face_ground_truth import SUBSETS, load_wider_face_ground_truth
-from df2s2_d2.evaluation.wider_face_predictions import write_prediction_file
+from df2s2_deploy.evaluation.wider_face import evaluate_prediction_dir
+from df2s2_deploy.evaluation.wider_face_ground_truth import SUBSETS, load_wider_face_ground_truth
+from df2s2_deploy.evaluation.wider_face_predictions import write_prediction_file
 
 
 def make_predictions(gt, seed: int, false_positives_per_image: float, unsorted: bool) -> dict:
@@ -213,6 +223,49 @@ def ours(pred_dir: str, gt_dir: str) -> dict:
     return {subset: curves[subset].ap for subset in SUBSETS}
 
 
+def commands(pred_dir: str, gt_dir: str) -> dict:
+    """label -> argv of the two entry points of the same evaluation."""
+    flags = ["--pred", pred_dir, "--gt", gt_dir, "--json"]
+    script = shutil.which("wider-face-eval", path=os.path.dirname(sys.executable))
+    if script is None:
+        raise FileNotFoundError(
+            f"wider-face-eval is not installed beside {sys.executable}: pip install -e ."
+        )
+    return {
+        "wider-face-eval": [script, *flags],
+        "python -m df2s2_d2.evaluation.wider_face": [
+            sys.executable, "-m", "df2s2_d2.evaluation.wider_face", *flags
+        ],
+    }
+
+
+def timed_run(argv) -> tuple:
+    """(wall s, peak RSS MB, last stdout line) of one run under /usr/bin/time -v."""
+    run = subprocess.run(
+        ["/usr/bin/time", "-v", *argv], capture_output=True, text=True, check=True
+    )
+    wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", run.stderr)
+    hours, minutes, seconds = wall.groups()
+    rss_kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1)
+    elapsed = 3600 * int(hours or 0) + 60 * int(minutes) + float(seconds)
+    return elapsed, int(rss_kb) / 1024, run.stdout.strip().splitlines()[-1]
+
+
+def time_commands(pred_dir: str, gt_dir: str, repeats: int) -> None:
+    """Alternate the two commands `repeats` times each; print medians as a markdown table."""
+    runs = {label: [] for label in commands(pred_dir, gt_dir)}
+    for _ in range(repeats):
+        for label, argv in commands(pred_dir, gt_dir).items():
+            runs[label].append(timed_run(argv))
+    print(f"{repeats} interleaved runs each, medians (/usr/bin/time -v)\n")
+    print("| command | wall (s) | peak RSS (MB) | APs (last line) |")
+    print("| --- | --- | --- | --- |")
+    for label, results in runs.items():
+        wall = statistics.median(r[0] for r in results)
+        rss = statistics.median(r[1] for r in results)
+        print(f"| `{label}` | {wall:.2f} | {rss:.0f} | `{results[-1][2]}` |")
+
+
 def main() -> None:
     default_gt = os.path.join(
         os.environ.get("WIDER_FACE_ANNOTATIONS", ""), "eval_tools", "ground_truth"
@@ -231,14 +284,31 @@ def main() -> None:
     parser.add_argument(
         "--unsorted", action="store_true", help="write each file's rows in random order"
     )
+    parser.add_argument(
+        "--end-to-end", action="store_true",
+        help="time whole command runs (wall, peak memory) instead of the two algorithms",
+    )
+    parser.add_argument("--save-predictions", metavar="DIR", help="write the set to DIR and stop")
     args = parser.parse_args()
     # The generated set has a few negative sizes (jittered degenerate faces); the evaluator
     # reports them on every run. Keep the output to the table.
-    logging.getLogger("df2s2_d2").setLevel(logging.ERROR)
+    logging.getLogger("df2s2_deploy").setLevel(logging.ERROR)
 
     gt = load_wider_face_ground_truth(args.gt)
     predictions = make_predictions(gt, args.seed, args.false_positives, args.unsorted)
     num_detections = sum(len(rows) for rows in predictions.values())
+    if args.save_predictions:
+        if os.path.exists(args.save_predictions):
+            parser.error(f"{args.save_predictions} exists; give a new folder")
+        write_predictions(args.save_predictions, predictions)
+        print(f"Wrote {num_detections} detections of {len(predictions)} images to "
+              f"{args.save_predictions}")
+        return
+    if args.end_to_end:
+        with tempfile.TemporaryDirectory() as pred_dir:
+            write_predictions(pred_dir, predictions)
+            time_commands(pred_dir, args.gt, args.repeats)
+        return
     with tempfile.TemporaryDirectory() as pred_dir:
         write_predictions(pred_dir, predictions)
         times = {"ours": [], "port": []}
@@ -258,7 +328,7 @@ def main() -> None:
     )
     print("| evaluator | easy AP | medium AP | hard AP | time (s) |")
     print("| --- | --- | --- | --- | --- |")
-    names = {"ours": "df2s2_d2 (official protocol)", "port": "Python port algorithm"}
+    names = {"ours": "df2s2_deploy (official protocol)", "port": "Python port algorithm"}
     for label in ("ours", "port"):
         aps = " | ".join(f"{results[label][s]:.6f}" for s in SUBSETS)
         print(f"| {names[label]} | {aps} | {median[label]:.2f} |")

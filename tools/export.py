@@ -6,6 +6,8 @@ optionally evaluate the exported file.
         --output exported/ MODEL.WEIGHTS model_final.pth
     python tools/export.py --config-file ... --format torchscript --output exported/ --run-eval \\
         MODEL.WEIGHTS model_final.pth
+    python tools/export.py --config-file ... --format deploy --output exported/ \\
+        MODEL.WEIGHTS model_final.pth
 
 What is exported is the eval graph, traced with Detectron2's ``TracingAdapter``:
 backbone, head (cls and box predictors), anchor decoding and NMS. DF2S2's segmentation
@@ -19,6 +21,14 @@ Interface of ``model.ts`` / ``model.onnx``:
           resizing to the test size (``INPUT.MIN_SIZE_TEST``) is the caller's job,
           as for Detectron2 models;
   outputs ``boxes`` (N, 4) XYXY in input pixels, ``scores`` (N,), ``classes`` (N,) int64.
+
+``--format deploy`` writes ``face_detector.onnx`` and ``face_detector.json`` for
+``df2s2_deploy.OnnxFaceDetector`` and ``df2s2-detect``, which run without torch:
+  input   ``image``: float32 (N, 3, H, W), normalised and padded to the size divisibility;
+  outputs ``cls_logits_<level>`` (N, A*K, H_l, W_l) per level, then ``box_deltas_<level>``
+          (N, A*4, H_l, W_l), the raw head outputs (no seg branch); N, H, W dynamic;
+  JSON    the pre-processing and the post-processing settings (df2s2_deploy/deploy_config.py);
+          anchors, decoding, NMS and rescaling are done in numpy.
 
 Tracing and Detectron2 0.6: the per-level cap ``TOPK_CANDIDATES_TEST`` is recorded as a
 constant on the levels where the sample image had more candidates than the cap, and
@@ -50,8 +60,9 @@ from detectron2.utils.logger import setup_logger
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.evaluation import build_face_evaluator
+from df2s2_d2.deploy_export import DEPLOY_MODEL, export_deploy
 
-FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx"}
+FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx", "deploy": DEPLOY_MODEL}
 INPUT_NAMES = ["image"]
 OUTPUT_NAMES = ["boxes", "scores", "classes"]
 ONNX_OPSET = 17
@@ -114,8 +125,8 @@ def _detections(model: nn.Module, inputs: List[Dict[str, Tensor]]) -> Tuple[Tens
 
 def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_dir: str) -> str:
     """Trace ``model`` on ``inputs`` (one image) and write it in ``fmt``; returns the file path."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
+    if fmt not in ("torchscript", "onnx"):
+        raise ValueError(f"format must be torchscript or onnx (deploy: export_deploy), got {fmt!r}")
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, FORMATS[fmt])
     # eval(): the ONNX exporter restores the wrapper's train/eval mode on the model afterwards.
@@ -138,6 +149,16 @@ def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_d
 
 def load_exported(path: str, device: str = "cpu") -> Callable[[Tensor], Sequence[Tensor]]:
     """A function image (3, H, W) float32 -> (boxes, scores, classes) on the CPU, running ``path``."""
+    if os.path.basename(path) == FORMATS["deploy"]:
+        from df2s2_deploy import OnnxFaceDetector
+
+        detector = OnnxFaceDetector(path)
+
+        def run(image: Tensor):
+            array = image.detach().cpu().numpy().transpose(1, 2, 0).round().astype(np.uint8)
+            return tuple(torch.from_numpy(x) for x in detector.detect_resized(array))
+
+        return run
     if path.endswith(".onnx"):
         import onnxruntime  # optional dependency (pip install -e ".[dev]"), needed only here
 
@@ -196,10 +217,15 @@ def main(argv=None):
     args = get_parser().parse_args(argv)
     setup_logger()
     setup_logger(name="df2s2_d2")
+    setup_logger(name="df2s2_deploy")
     logger.info(f"Arguments: {args}")
     cfg = setup_cfg(args)
     model = build_export_model(cfg)
-    path = export(model, sample_inputs(cfg, args.sample_image), args.format, args.output)
+    inputs = sample_inputs(cfg, args.sample_image)
+    if args.format == "deploy":
+        path = export_deploy(cfg, model, inputs, args.output, ONNX_OPSET)
+    else:
+        path = export(model, inputs, args.format, args.output)
     if args.run_eval:
         return evaluate_exported(cfg, path, args.output)
     return None

@@ -1,10 +1,39 @@
-"""WIDER FACE evaluation by the official protocol."""
+"""WIDER FACE evaluation by the official protocol.
 
-from .build import build_face_evaluator
-from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap
-from .wider_face_ground_truth import SUBSETS, WiderFaceGroundTruth, load_wider_face_ground_truth
-from .wider_face_predictions import PredictionReport, read_prediction_dir, write_prediction_dir
-from .wider_face_protocol import WiderFacePRCurve, evaluate_wider_face
+The protocol, the ground-truth reader, the prediction files and the PR curves live in
+the torch-free ``df2s2_deploy.evaluation``; their modules are also importable under
+their former names here (``df2s2_d2.evaluation.wider_face_protocol`` ...), as the very
+same module objects.
+"""
+import sys
+
+from df2s2_deploy.evaluation import (
+    wider_face_ground_truth,
+    wider_face_pr_curves,
+    wider_face_predictions,
+    wider_face_protocol,
+)
+
+for _module in (
+    wider_face_ground_truth,
+    wider_face_pr_curves,
+    wider_face_predictions,
+    wider_face_protocol,
+):
+    sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
+
+from .build import build_face_evaluator  # noqa: E402
+from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap  # noqa: E402
+from df2s2_deploy.evaluation import (  # noqa: E402
+    SUBSETS,
+    PredictionReport,
+    WiderFaceGroundTruth,
+    WiderFacePRCurve,
+    evaluate_wider_face,
+    load_wider_face_ground_truth,
+    read_prediction_dir,
+    write_prediction_dir,
+)
 
 __all__ = [
     "build_face_evaluator",

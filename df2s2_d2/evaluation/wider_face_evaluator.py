@@ -13,21 +13,25 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from .wider_face_ground_truth import SUBSETS, ImageKey, load_wider_face_ground_truth
-from .wider_face_pr_curves import save_pr_curves_json, save_pr_curves_png
-from .wider_face_predictions import Issue, PredictionReport, row_problems, write_prediction_dir
-from .wider_face_protocol import evaluate_wider_face
+from df2s2_deploy.evaluation.wider_face_ground_truth import (
+    SUBSETS,
+    ImageKey,
+    load_wider_face_ground_truth,
+)
+from df2s2_deploy.evaluation.wider_face_pr_curves import save_pr_curves_json, save_pr_curves_png
+from df2s2_deploy.detections import Detections
+from df2s2_deploy.evaluation.wider_face_predictions import (
+    Issue,
+    PredictionReport,
+    image_key,
+    row_problems,
+    write_prediction_dir,
+)
+from df2s2_deploy.evaluation.wider_face_protocol import evaluate_wider_face
 
 __all__ = ["WiderFaceEvaluator", "image_key", "instances_to_rows"]
 
 GT_DIR_KEY = "wider_face_gt_dir"
-
-
-def image_key(file_name: str) -> ImageKey:
-    """(event, name) of `.../<event>/<name>.jpg`."""
-    event = os.path.basename(os.path.dirname(file_name))
-    name = os.path.splitext(os.path.basename(file_name))[0]
-    return event, name
 
 
 def instances_to_rows(instances) -> np.ndarray:
@@ -35,9 +39,8 @@ def instances_to_rows(instances) -> np.ndarray:
 
     `instances` has `pred_boxes` (XYXY) and `scores`.
     """
-    boxes = instances.pred_boxes.tensor.detach().cpu().numpy().astype(np.float64).reshape(-1, 4)
-    scores = instances.scores.detach().cpu().numpy().astype(np.float64).reshape(-1)
-    return np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2], scores])
+    boxes = instances.pred_boxes.tensor.detach().cpu().numpy()
+    return Detections(boxes, instances.scores.detach().cpu().numpy()).to_wider_face_rows()
 
 
 class WiderFaceEvaluator(DatasetEvaluator):

@@ -54,3 +54,17 @@ def test_cli_reports_every_model_size_and_training_variant(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| df2s2_R_18_quick / retinanet_R_50_FPN_P2P7: ms | GFLOPs | params |" in printed
     assert "| seg on / seg off |" in printed
+
+
+def test_deploy_mode_times_eager_and_deploy_runtimes_at_every_size(capsys):
+    report = benchmark.main([
+        "--config-file", str(CONFIGS / "Synth/df2s2_R_18_quick.yaml"), "--deploy",
+        "--sizes", "96x64", "64x64", "--rounds", "2", "--warmup", "0",
+        "MODEL.FFP.OUT_CHANNELS", "32", "MODEL.RETINANET.NUM_CONVS", "1",
+    ])
+    names = ["eager (PyTorch, FaceDetector)", "deploy (onnxruntime + numpy)"]
+    assert sorted((r["model"], tuple(r["size"])) for r in report["inference"]) == sorted(
+        (n, s) for n in names for s in ((64, 96), (64, 64))
+    )
+    assert all(len(r["ms"]) == 2 for r in report["inference"])
+    assert "| 96x64 | " in capsys.readouterr().out

@@ -119,19 +119,24 @@ def _overlap_block(pred: Tuple[np.ndarray, ...], gt: Tuple[np.ndarray, ...]) -> 
 
     `pred` and `gt` are the outputs of `_pred_corners` (n rows) and `_gt_corners` (m rows).
     """
+    return _overlaps(tuple(a[:, None] for a in pred), tuple(a[None, :] for a in gt))
+
+
+def _overlaps(pred: Tuple[np.ndarray, ...], gt: Tuple[np.ndarray, ...]) -> np.ndarray:
+    """`boxoverlap.m` values of prediction and gt corners that broadcast together, float64."""
     px1, py1, px2, py2, pred_area, finite = pred
     gx1, gy1, gx2, gy2, gt_area = gt
-    w = np.minimum(gx2, px2[:, None]) - np.maximum(gx1, px1[:, None]) + 1
-    h = np.minimum(gy2, py2[:, None]) - np.maximum(gy1, py1[:, None]) + 1
+    w = np.minimum(gx2, px2) - np.maximum(gx1, px1) + 1
+    h = np.minimum(gy2, py2) - np.maximum(gy1, py1) + 1
     # Only entries with w, h > 0 are kept; there w and h are bounded by the gt box.
     inter = _saturate(w * h)
     with np.errstate(invalid="ignore", over="ignore"):
-        union = _saturate(_saturate(matlab_round(gt_area[None, :] + pred_area[:, None])) - inter)
+        union = _saturate(_saturate(matlab_round(gt_area + pred_area)) - inter)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = inter / union
     # inter / union is a ratio of int32s, never within 2**-32 of a half: floor(|r| + 0.5) is exact.
     overlaps = np.minimum(np.copysign(np.floor(np.abs(ratio) + 0.5), ratio), _INT32_MAX)
-    overlaps[(w <= 0) | (h <= 0) | ~finite[:, None]] = 0  # also clears 0/0 = NaN
+    overlaps[(w <= 0) | (h <= 0) | ~finite] = 0  # also clears 0/0 = NaN
     return overlaps
 
 
@@ -238,13 +243,33 @@ def _first_match_targets(rows, boxes, evaluated, gt_offsets, pred_offsets) -> np
         return targets
     pred = _pred_corners(np.concatenate([rows[i][:, :4] for i in evaluated]))
     gt = _gt_corners(np.concatenate(boxes))
+    pair_pred, pair_gt = _intersecting_pairs(pred, gt, evaluated, gt_offsets, pred_offsets)
+    # Boxes that do not intersect have overlap 0 and match nothing: only these pairs count.
+    overlaps = _overlaps(tuple(a[pair_pred] for a in pred), tuple(a[pair_gt] for a in gt))
+    hit = np.flatnonzero(overlaps >= 1)  # int32 overlap >= 0.5
+    # Per prediction, the first gt with the maximal overlap (MATLAB max): sort by
+    # prediction, overlap descending, gt, and take each prediction's first hit.
+    order = hit[np.lexsort((pair_gt[hit], -overlaps[hit], pair_pred[hit]))]
+    matched, first = np.unique(pair_pred[order], return_index=True)
+    targets[matched] = pair_gt[order[first]]
+    return targets
+
+
+def _intersecting_pairs(pred, gt, evaluated, gt_offsets, pred_offsets):
+    """(global prediction, global gt) index pairs of the same image whose boxes intersect
+    (rounded corners, inclusive pixels), by prediction then gt."""
+    px1, py1, px2, py2 = pred[:4]
+    gx1, gy1, gx2, gy2 = gt[:4]
+    pair_pred, pair_gt = [], []
     for k, i in enumerate(evaluated):
         p, g = slice(pred_offsets[k], pred_offsets[k + 1]), slice(gt_offsets[i], gt_offsets[i + 1])
-        overlaps = _overlap_block(tuple(a[p] for a in pred), tuple(a[g] for a in gt))
-        best = overlaps.argmax(axis=1)  # first maximum, as MATLAB max
-        hit = overlaps[np.arange(len(best)), best] >= 1  # int32 overlap >= 0.5
-        targets[p][hit] = gt_offsets[i] + best[hit]
-    return targets
+        intersect = (np.minimum(gx2[g], px2[p, None]) >= np.maximum(gx1[g], px1[p, None])) & (
+            np.minimum(gy2[g], py2[p, None]) >= np.maximum(gy1[g], py1[p, None])
+        )
+        local_pred, local_gt = np.nonzero(intersect)
+        pair_pred.append(local_pred + p.start)
+        pair_gt.append(local_gt + g.start)
+    return np.concatenate(pair_pred), np.concatenate(pair_gt)
 
 
 @dataclass(frozen=True)

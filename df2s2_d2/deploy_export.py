@@ -1,0 +1,124 @@
+"""The deploy export: an ONNX model of a RetinaNet-style detector's raw head outputs and
+the JSON of its pre- and post-processing, for the torch-free ``df2s2_deploy`` runtime."""
+import logging
+import os
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from df2s2_deploy.anchors import cell_anchors
+from df2s2_deploy.deploy_config import (
+    AnchorConfig,
+    BoxTransformConfig,
+    DeployConfig,
+    InferenceConfig,
+    InputConfig,
+    OutputConfig,
+)
+
+__all__ = ["DEPLOY_MODEL", "HeadOutputs", "deploy_config", "export_deploy"]
+
+DEPLOY_MODEL = "face_detector.onnx"
+
+logger = logging.getLogger(__name__)
+
+
+class HeadOutputs(nn.Module):
+    """Backbone and head of a RetinaNet-style model: (N, 3, H, W) normalised, padded images
+    -> per-level cls logits (N, A*K, H_l, W_l), then per-level box deltas (N, A*4, H_l, W_l)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.backbone = model.backbone
+        self.head = model.head
+        self.in_features = list(model.head_in_features)
+
+    def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
+        features = self.backbone(images)
+        logits, deltas = self.head([features[f] for f in self.in_features])[:2]
+        return (*logits, *deltas)
+
+
+def _per_level(params: Sequence, num_levels: int) -> List[List[float]]:
+    """ANCHOR_GENERATOR.SIZES / ASPECT_RATIOS as one list per level (Detectron2's broadcast)."""
+    if not isinstance(params[0], (list, tuple)):
+        return [list(params)] * num_levels
+    if len(params) == 1:
+        return [list(params[0])] * num_levels
+    return [list(p) for p in params]
+
+
+def _size_divisibility(backbone: nn.Module) -> int:
+    constraints = getattr(backbone, "padding_constraints", None) or {}
+    if constraints.get("square_size", 0):
+        raise ValueError("the deploy runtime does not pad to squares (padding_constraints)")
+    return int(constraints.get("size_divisibility", backbone.size_divisibility))
+
+
+def deploy_config(cfg, model: nn.Module) -> DeployConfig:
+    """The pre- and post-processing of an eval-mode RetinaNet-style ``model`` built from ``cfg``."""
+    generator = model.anchor_generator
+    num_levels = len(model.head_in_features)
+    sizes = _per_level(cfg.MODEL.ANCHOR_GENERATOR.SIZES, num_levels)
+    ratios = _per_level(cfg.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS, num_levels)
+    for level, (s, r, expected) in enumerate(zip(sizes, ratios, generator.cell_anchors)):
+        if not np.array_equal(cell_anchors(s, r), expected.cpu().numpy()):
+            raise ValueError(f"level {level}: the model's anchors are not DefaultAnchorGenerator's")
+    names = [f"p{level}" for level in range(num_levels)]
+    return DeployConfig(
+        input=InputConfig(
+            format=model.input_format,
+            pixel_mean=model.pixel_mean.flatten().tolist(),
+            pixel_std=model.pixel_std.flatten().tolist(),
+            size_divisibility=_size_divisibility(model.backbone),
+            min_size_test=cfg.INPUT.MIN_SIZE_TEST,
+            max_size_test=cfg.INPUT.MAX_SIZE_TEST,
+        ),
+        anchors=AnchorConfig(
+            strides=[int(s) for s in generator.strides],
+            sizes=sizes,
+            aspect_ratios=ratios,
+            offset=float(generator.offset),
+        ),
+        box_transform=BoxTransformConfig(
+            weights=[float(w) for w in model.box2box_transform.weights],
+            scale_clamp=float(model.box2box_transform.scale_clamp),
+        ),
+        inference=InferenceConfig(
+            num_classes=model.num_classes,
+            score_threshold=float(model.test_score_thresh),
+            topk_candidates=int(model.test_topk_candidates),
+            nms_threshold=float(model.test_nms_thresh),
+            max_detections=int(model.max_detections_per_image),
+        ),
+        outputs=OutputConfig(
+            cls_logits=[f"cls_logits_{name}" for name in names],
+            box_deltas=[f"box_deltas_{name}" for name in names],
+        ),
+    )
+
+
+def export_deploy(
+    cfg, model: nn.Module, inputs: List[Dict[str, Tensor]], output_dir: str, opset: int = 17
+) -> str:
+    """Write ``face_detector.onnx`` (raw head outputs, dynamic N / H / W) and its JSON,
+    tracing the eval-mode ``model`` on ``inputs`` (one model input dict); returns the path."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, DEPLOY_MODEL)
+    config = deploy_config(cfg, model)
+    outputs = config.outputs.cls_logits + config.outputs.box_deltas
+    with torch.no_grad():
+        images = model.preprocess_image(inputs).tensor
+        torch.onnx.export(
+            HeadOutputs(model).eval(), (images,), path, dynamo=False, opset_version=opset,
+            input_names=["image"], output_names=outputs,
+            dynamic_axes={
+                "image": {0: "batch", 2: "height", 3: "width"},
+                **{name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in outputs},
+            },
+        )
+    config.save(os.path.splitext(path)[0] + ".json")
+    logger.info(f"Exported the deploy model to {path} and its settings beside it")
+    return path

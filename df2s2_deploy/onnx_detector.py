@@ -1,0 +1,120 @@
+"""`OnnxFaceDetector`: an exported DF2S2 (or any RetinaNet) run by onnxruntime, with
+Detectron2's pre- and post-processing in numpy. Imports neither torch nor Detectron2."""
+import os
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+from .anchors import cell_anchors, grid_anchors
+from .deploy_config import DeployConfig
+from .detections import Detections
+from .preprocessing import model_input, read_image, resize, to_model_format
+from .retinanet_decoding import decode_detections, dense_to_anchor_major, postprocess, sigmoid
+
+__all__ = ["OnnxFaceDetector", "ImageInput"]
+
+ImageInput = Union[str, np.ndarray]
+
+
+class OnnxFaceDetector:
+    """Face detection with ``face_detector.onnx`` and its ``face_detector.json``
+    (``tools/export.py --format deploy``).
+
+    Args:
+        model_path: the ONNX file; its JSON is ``config_path`` or the same path with ``.json``.
+        score_threshold, min_size, max_size: override the exported test settings
+            (``MODEL.RETINANET.SCORE_THRESH_TEST``, ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST``).
+        input_format: channel order of the numpy images given to `detect` (paths are read
+            from disk): "BGR" (OpenCV's) or "RGB".
+        num_threads: onnxruntime intra-op threads (0: its default).
+        providers: onnxruntime execution providers (default: CPU).
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        config_path: Optional[str] = None,
+        *,
+        score_threshold: Optional[float] = None,
+        min_size: Optional[int] = None,
+        max_size: Optional[int] = None,
+        input_format: str = "BGR",
+        num_threads: int = 0,
+        providers: Optional[Sequence[str]] = None,
+    ):
+        import onnxruntime
+
+        if not os.path.isfile(model_path):
+            raise FileNotFoundError(f"{model_path}: no such ONNX model file")
+        config_path = config_path or os.path.splitext(model_path)[0] + ".json"
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(
+                f"{config_path}: no deploy JSON beside {model_path} (tools/export.py writes both)"
+            )
+        self.config = DeployConfig.load(config_path)
+        self.score_threshold = (
+            self.config.inference.score_threshold if score_threshold is None else score_threshold
+        )
+        self.min_size = self.config.input.min_size_test if min_size is None else min_size
+        self.max_size = self.config.input.max_size_test if max_size is None else max_size
+        self.input_format = input_format
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        # idle threads sleep instead of spinning: the CPU stays free for the rest of a pipeline
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(
+            model_path, options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        anchors = self.config.anchors
+        self.cell_anchors = [
+            cell_anchors(sizes, ratios) for sizes, ratios in zip(anchors.sizes, anchors.aspect_ratios)
+        ]
+
+    def detect(
+        self, images: Union[ImageInput, Sequence[ImageInput]]
+    ) -> Union[Detections, List[Detections]]:
+        """Detections of one image (a path or an (H, W, 3) uint8 array) or of a list of them."""
+        if isinstance(images, (str, np.ndarray)):
+            return self._detect_one(images)
+        return [self._detect_one(image) for image in images]
+
+    def head_outputs(self, image: np.ndarray):
+        """Raw per-level cls logits (1, A*K, H_l, W_l) and box deltas (1, A*4, H_l, W_l)
+        of one (h, w, 3) model-format uint8 image at the test size."""
+        config = self.config
+        batch = model_input(
+            image, config.input.pixel_mean, config.input.pixel_std, config.input.size_divisibility
+        )
+        outputs = self.session.run(None, {self.input_name: batch})
+        named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
+        return (
+            [named[name] for name in config.outputs.cls_logits],
+            [named[name] for name in config.outputs.box_deltas],
+        )
+
+    def detect_resized(self, image: np.ndarray):
+        """Detections of an (h, w, 3) model-format uint8 image already at the test size, in
+        its own pixels: boxes (D, 4), scores (D,) float32, classes (D,) int64."""
+        config = self.config
+        logits, deltas = self.head_outputs(image)
+        num_classes = config.inference.num_classes
+        scores = [sigmoid(dense_to_anchor_major(x, num_classes)[0]) for x in logits]
+        deltas = [dense_to_anchor_major(x, 4)[0] for x in deltas]
+        anchors = grid_anchors(
+            [x.shape[-2:] for x in logits],
+            config.anchors.strides,
+            self.cell_anchors,
+            config.anchors.offset,
+        )
+        return decode_detections(scores, deltas, anchors, config, self.score_threshold)
+
+    def _detect_one(self, image: ImageInput) -> Detections:
+        config = self.config
+        if isinstance(image, str):
+            image = read_image(image, config.input.format)
+        else:
+            image = to_model_format(image, self.input_format, config.input.format)
+        resized = resize(image, self.min_size, self.max_size)
+        boxes, scores, _ = self.detect_resized(resized)
+        return Detections(*postprocess(boxes, scores, resized.shape[:2], image.shape[:2]))

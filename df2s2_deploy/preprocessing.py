@@ -1,0 +1,81 @@
+"""Images in, model input out, as Detectron2's test-time data path does it:
+``read_image``, ``ResizeShortestEdge`` (PIL bilinear on uint8), normalisation, and
+``ImageList`` padding to the backbone's size divisibility."""
+import os
+from typing import Tuple
+
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = ["read_image", "to_model_format", "resized_shape", "resize", "model_input"]
+
+FORMATS = ("BGR", "RGB")
+
+
+def read_image(path: str, fmt: str = "BGR") -> np.ndarray:
+    """(H, W, 3) uint8 in `fmt` channel order; EXIF orientation applied (as Detectron2's)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image).convert("RGB")
+    except OSError as e:
+        raise ValueError(f"{path}: not an image that Pillow can read ({e})") from None
+    return to_model_format(np.asarray(image), "RGB", fmt)
+
+
+def to_model_format(image: np.ndarray, input_format: str, model_format: str) -> np.ndarray:
+    """(H, W, 3) uint8 `image` in `input_format` order -> in `model_format` order."""
+    for name, fmt in (("input format", input_format), ("model format", model_format)):
+        if fmt not in FORMATS:
+            raise ValueError(f"{name} must be one of {FORMATS}, got {fmt!r}")
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(
+            f"expected an (H, W, 3) uint8 image, got shape {image.shape} and dtype {image.dtype}"
+        )
+    return image if input_format == model_format else image[:, :, ::-1]
+
+
+def resized_shape(height: int, width: int, min_size: int, max_size: int) -> Tuple[int, int]:
+    """(new_h, new_w): shorter side `min_size`, longer side at most `max_size`
+    (``ResizeShortestEdge.get_output_shape``)."""
+    size = min_size * 1.0
+    scale = size / min(height, width)
+    if height < width:
+        new_h, new_w = size, scale * width
+    else:
+        new_h, new_w = scale * height, size
+    if max(new_h, new_w) > max_size:
+        scale = max_size * 1.0 / max(new_h, new_w)
+        new_h, new_w = new_h * scale, new_w * scale
+    return int(new_h + 0.5), int(new_w + 0.5)
+
+
+def resize(image: np.ndarray, min_size: int, max_size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (h, w, 3) uint8 by ``ResizeTransform.apply_image``: PIL bilinear.
+
+    ``min_size`` 0 leaves the image as it is (Detectron2's NoOpTransform).
+    """
+    if min_size == 0:
+        return image
+    new_h, new_w = resized_shape(image.shape[0], image.shape[1], min_size, max_size)
+    resized = Image.fromarray(np.ascontiguousarray(image)).resize((new_w, new_h), Image.BILINEAR)
+    return np.asarray(resized)
+
+
+def model_input(
+    image: np.ndarray, pixel_mean, pixel_std, size_divisibility: int
+) -> np.ndarray:
+    """(H, W, 3) uint8 -> (1, 3, H', W') float32: (x - mean) / std, zero-padded at the bottom
+    and right to multiples of `size_divisibility` (``ImageList.from_tensors``)."""
+    mean = np.asarray(pixel_mean, dtype=np.float32)
+    std = np.asarray(pixel_std, dtype=np.float32)
+    normalized = (image.astype(np.float32) - mean) / std
+    height, width = image.shape[:2]
+    if size_divisibility > 1:
+        height = -(-height // size_divisibility) * size_divisibility
+        width = -(-width // size_divisibility) * size_divisibility
+    batch = np.zeros((1, 3, height, width), dtype=np.float32)
+    batch[0, :, : image.shape[0], : image.shape[1]] = normalized.transpose(2, 0, 1)
+    return batch

@@ -1,0 +1,117 @@
+"""`FaceDetector`: one call from images to boxes and scores, outside Detectron2's API."""
+import numpy as np
+import pytest
+import torch
+
+from detectron2.data import transforms as T
+from detectron2.modeling import build_model
+
+from df2s2_d2 import FaceDetector
+from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
+from tests.common import CONFIGS, get_config
+
+CONFIG = "Synth/df2s2_R_18_quick.yaml"
+OPTS = [
+    "MODEL.FFP.OUT_CHANNELS", "32", "MODEL.RETINANET.NUM_CONVS", "1",
+    "MODEL.RETINANET.PRIOR_PROB", "0.3", "MODEL.RETINANET.SCORE_THRESH_TEST", "0.2",
+    "TEST.DETECTIONS_PER_IMAGE", "50", "INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "160",
+    "TEST.AUG.MIN_SIZES", "(64, 96)", "TEST.AUG.MAX_SIZE", "160",
+]
+
+
+def synthetic_image(height=90, width=120, seed=0):
+    """A grey scene with two bright face-like ellipses, (H, W, 3) uint8 BGR."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(60, 90, (height, width, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:height, :width]
+    for cy, cx, r in ((30, 40, 14), (60, 90, 10)):
+        image[((yy - cy) / (1.2 * r)) ** 2 + ((xx - cx) / r) ** 2 <= 1] = (140, 170, 210)
+    return image
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(get_config(CONFIG, OPTS))
+    path = tmp_path_factory.mktemp("weights") / "model.pth"
+    torch.save({"model": model.state_dict()}, path)
+    return model.eval(), str(path)
+
+
+@pytest.fixture(scope="module")
+def detector(weights):
+    return FaceDetector(get_config(CONFIG, OPTS), weights=weights[1])
+
+
+def test_detect_returns_float32_boxes_in_input_pixels_and_scores(detector, weights):
+    image = synthetic_image()
+    detections = detector.detect(image)
+    assert detections.boxes.dtype == np.float32 and detections.boxes.shape == (len(detections), 4)
+    assert detections.scores.dtype == np.float32 and 0 < len(detections) <= 50
+    assert (detections.boxes >= 0).all()
+    assert (detections.boxes[:, [0, 2]] <= 120).all() and (detections.boxes[:, [1, 3]] <= 90).all()
+    assert (detections.scores > 0.2).all()
+    # the loaded weights are the checkpoint's: the same as Detectron2's model run by hand
+    model = weights[0]
+    resized = T.ResizeShortestEdge([96, 96], 160).get_transform(image).apply_image(image)
+    inputs = [{"image": torch.as_tensor(resized.transpose(2, 0, 1).astype("float32")),
+               "height": 90, "width": 120}]
+    with torch.no_grad():
+        expected = model(inputs)[0]["instances"]
+    np.testing.assert_array_equal(detections.boxes, expected.pred_boxes.tensor.numpy())
+    np.testing.assert_array_equal(detections.scores, expected.scores.numpy())
+
+
+def test_paths_rgb_arrays_and_lists_give_the_same_detections(detector, weights, tmp_path):
+    import cv2
+
+    image = synthetic_image(seed=1)
+    cv2.imwrite(str(tmp_path / "scene.png"), image)
+    expected = detector.detect(image)
+    rgb_detector = FaceDetector(get_config(CONFIG, OPTS), weights=weights[1], input_format="RGB")
+    for actual in (
+        detector.detect(str(tmp_path / "scene.png")),
+        rgb_detector.detect(image[:, :, ::-1].copy()),
+        detector.detect([image])[0],
+    ):
+        np.testing.assert_array_equal(actual.boxes, expected.boxes)
+        np.testing.assert_array_equal(actual.scores, expected.scores)
+
+
+def test_batches_of_same_size_images_give_the_single_image_detections(weights):
+    images = [synthetic_image(seed=s) for s in range(3)]
+    single = FaceDetector(get_config(CONFIG, OPTS), weights=weights[1])
+    batched = FaceDetector(get_config(CONFIG, OPTS), weights=weights[1], batch_size=2)
+    results = batched.detect(images)
+    assert len(results) == 3
+    for image, actual in zip(images, results):
+        expected = single.detect(image)
+        np.testing.assert_allclose(actual.boxes, expected.boxes, atol=1e-4)
+        np.testing.assert_allclose(actual.scores, expected.scores, atol=1e-6)
+
+
+def test_options_set_the_threshold_and_test_size(weights):
+    detector = FaceDetector(
+        str(CONFIGS / CONFIG), weights=weights[1], score_threshold=0.3, min_size=64, max_size=100
+    )
+    assert detector.model.test_score_thresh == 0.3
+    assert (detector.cfg.INPUT.MIN_SIZE_TEST, detector.cfg.INPUT.MAX_SIZE_TEST) == (64, 100)
+    assert (detector.detect(synthetic_image()).scores > 0.3).all()
+
+
+def test_tta_merges_the_augmented_detections_of_the_original_image(weights):
+    cfg = get_config(CONFIG, OPTS)
+    detector = FaceDetector(cfg, weights=weights[1], tta=True)
+    image = synthetic_image()
+    detections = detector.detect(image)
+    tta = DF2S2WithTTA(detector.cfg, detector.model, batch_size=1)
+    inputs = [{"image": torch.as_tensor(image.transpose(2, 0, 1).copy()), "height": 90, "width": 120}]
+    expected = tta(inputs)[0]["instances"]
+    assert len(detections) > 0
+    np.testing.assert_array_equal(detections.boxes, expected.pred_boxes.tensor.numpy())
+    np.testing.assert_array_equal(detections.scores, expected.scores.numpy())
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.yaml"):
+        FaceDetector(str(tmp_path / "nothing.yaml"))
