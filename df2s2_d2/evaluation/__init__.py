@@ -24,27 +24,7 @@ for _module in (
 
 from .build import build_face_evaluator  # noqa: E402
 from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap  # noqa: E402
-from df2s2_deploy.evaluation import (  # noqa: E402
-    SUBSETS,
-    PredictionReport,
-    WiderFaceGroundTruth,
-    WiderFacePRCurve,
-    evaluate_wider_face,
-    load_wider_face_ground_truth,
-    read_prediction_dir,
-    write_prediction_dir,
-)
+from df2s2_deploy import evaluation as _torch_free  # noqa: E402
+from df2s2_deploy.evaluation import *  # noqa: E402,F401,F403  the torch-free API
 
-__all__ = [
-    "build_face_evaluator",
-    "WiderFaceEvaluator",
-    "final_wider_face_ap",
-    "SUBSETS",
-    "WiderFaceGroundTruth",
-    "load_wider_face_ground_truth",
-    "PredictionReport",
-    "read_prediction_dir",
-    "write_prediction_dir",
-    "WiderFacePRCurve",
-    "evaluate_wider_face",
-]
+__all__ = ["build_face_evaluator", "WiderFaceEvaluator", "final_wider_face_ap", *_torch_free.__all__]
