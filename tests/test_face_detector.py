@@ -86,7 +86,7 @@ def test_batches_of_same_size_images_give_the_single_image_detections(weights):
     assert len(results) == 3
     for image, actual in zip(images, results):
         expected = single.detect(image)
-        np.testing.assert_allclose(actual.boxes, expected.boxes, atol=1e-4)
+        np.testing.assert_allclose(actual.boxes, expected.boxes, rtol=1e-5, atol=1e-4)
         np.testing.assert_allclose(actual.scores, expected.scores, atol=1e-6)
 
 

@@ -12,6 +12,7 @@
    ``BoxMaskTargets`` assigns against the brute-force best-IoU level.
 Both also report the earlier rule (nearest anchor base size in log scale).
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
 import math
 import tempfile

@@ -145,7 +145,8 @@ def _regular_rows(rows: List[str]) -> Optional[np.ndarray]:
     other file goes through its line-by-line reading, which reports what is wrong.
     """
     text = "\n".join(rows)
-    if "," in text or "_" in text or any(len(line.split()) != 5 for line in rows):
+    # Python's float() also takes non-ASCII digits, which MATLAB's reader rejects.
+    if not text.isascii() or "," in text or "_" in text or any(len(line.split()) != 5 for line in rows):
         return None
     try:
         return np.array(list(map(float, text.split())), dtype=np.float64).reshape(-1, 5)
