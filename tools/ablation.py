@@ -48,6 +48,8 @@ VARIANTS = {
     "df2s2_normal_init": "DF2S2, RetinaNet's normal tower init",
 }
 
+SUBSETS = ("easy", "medium", "hard")
+
 # The miniature scale: from scratch, so every variant gets Detectron2's from-scratch
 # recipe (group norm in the pyramid's convs, per-parameter gradient-norm clipping);
 # without it the FPN P2-P7 variants went NaN at iterations 66-70 at lr 0.01.
@@ -92,26 +94,75 @@ def run_command(variant: str, seed: int, args) -> list:
             *variant_overrides(variant), *args.opts]
 
 
+def _metrics_rows(metrics_file: Path) -> list:
+    return [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+
+
 def loss_curve(metrics_file: Path) -> list:
     """[[iteration, total_loss], ...] of Detectron2's metrics.json."""
-    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    return [[r["iteration"], round(r["total_loss"], 5)] for r in rows if "total_loss" in r]
+    return [[r["iteration"], round(r["total_loss"], 5)] for r in _metrics_rows(metrics_file)
+            if "total_loss" in r]
 
 
-def finish(variant, seed, proc, start, log_path, args, runs_dir) -> None:
-    from df2s2_d2.evaluation import final_wider_face_ap
+def ap_curve(metrics_file: Path) -> list:
+    """[[iteration, AP easy, AP medium, AP hard], ...]: every WIDER FACE evaluation
+    (``TEST.EVAL_PERIOD`` and the final one) that metrics.json holds."""
+    return [[r["iteration"], *(round(r[f"wider_face/AP_{s}"], 3) for s in SUBSETS)]
+            for r in _metrics_rows(metrics_file) if "wider_face/AP_hard" in r]
 
-    record = {"variant": variant, "seed": seed, "iters": args.iters, "device": args.device,
-              "wall_seconds": round(time.perf_counter() - start, 1),
-              "overrides": variant_overrides(variant) + list(args.opts)}
+
+def log_wall_seconds(log_file: Path) -> float:
+    """Seconds between the first and the last time-stamped line of a Detectron2 log."""
+    stamps = [line[1:15] for line in log_file.read_text(errors="replace").splitlines()
+              if len(line) > 16 and line[0] == "[" and line[15] == " "]
+    first, last = (time.strptime(s, "%m/%d %H:%M:%S") for s in (stamps[0], stamps[-1]))
+    return float(time.mktime(last) - time.mktime(first))
+
+
+def run_record(variant: str, seed: int, train_dir: Path, iters: int, device: str, opts: list,
+               wall_seconds: float) -> dict:
+    """The per-run JSON: APs of the last evaluation, every evaluation (``ap_curve``), the
+    loss curve; a run that ended before ``iters`` (a time limit) says where it stopped."""
+    metrics = train_dir / "metrics.json"
+    losses = loss_curve(metrics) if metrics.exists() else []
+    aps = ap_curve(metrics) if metrics.exists() else []
+    record = {"variant": variant, "seed": seed, "iters": iters, "device": device,
+              "wall_seconds": round(wall_seconds, 1), "overrides": variant_overrides(variant) + list(opts),
+              "ap_curve": aps, "loss_curve": losses}
+    last = losses[-1][0] + 1 if losses else 0
+    if last < iters:
+        record["stopped_at"] = last
+    if aps:
+        record.update({f"AP_{k}": v for k, v in zip(SUBSETS, aps[-1][1:])}, AP_iteration=aps[-1][0] + 1)
+    return record
+
+
+def import_runs(train_root: Path, runs_dir: Path, iters: int, device: str, opts: list) -> list:
+    """Per-run JSON of training folders ``<train_root>/<variant>_seed<S>/`` (metrics.json,
+    log.txt) made elsewhere, e.g. on a GPU machine; the wall time is read from the log."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for folder in sorted(p for p in train_root.iterdir() if (p / "metrics.json").exists()):
+        variant, _, seed = folder.name.rpartition("_seed")
+        if variant not in VARIANTS or not seed.isdigit():
+            raise ValueError(f"{folder}: expected a folder <variant>_seed<S>, variant one of {list(VARIANTS)}")
+        record = run_record(variant, int(seed), folder, iters, device, opts,
+                            log_wall_seconds(folder / "log.txt"))
+        path = runs_dir / f"{variant}_seed{seed}.json"
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        written.append(path)
+    return written
+
+
+def finish(variant, seed, proc, start, log_path, args, runs_dir, stopped=False) -> None:
+    """Writes the run's JSON: finished, ``stopped`` at the deadline, or failed (with the reason)."""
     train_dir = Path(args.output) / "train" / f"{variant}_seed{seed}"
-    if proc.returncode == 0:
-        ap = final_wider_face_ap(str(train_dir / "metrics.json"))
-        record.update({f"AP_{k}": v for k, v in ap.items()})
-        record["loss_curve"] = loss_curve(train_dir / "metrics.json")
-        print(f"done {variant} seed {seed}: easy {record['AP_easy']:.1f} medium "
-              f"{record['AP_medium']:.1f} hard {record['AP_hard']:.1f} ({record['wall_seconds']:.0f} s)",
-              flush=True)
+    record = run_record(variant, seed, train_dir, args.iters, args.device, args.opts,
+                        time.perf_counter() - start)
+    if proc.returncode == 0 or stopped:
+        aps = " ".join(f"{k} {record[f'AP_{k}']:.1f}" for k in SUBSETS) if "AP_hard" in record else "no evaluation"
+        where = f"stopped at iteration {record['stopped_at']}, " if stopped else ""
+        print(f"done {variant} seed {seed}: {where}{aps} ({record['wall_seconds']:.0f} s)", flush=True)
     else:  # recorded as a failed run, with the reason
         lines = log_path.read_text().strip().splitlines() or ["(no output)"]
         record["failed"] = next((x for x in reversed(lines) if "Error" in x), lines[-1])
@@ -129,7 +180,7 @@ def run_all(args) -> None:
     todo = [(v, s) for s in args.seeds for v in args.variants
             if not (runs_dir / f"{v}_seed{s}.json").exists()]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    running = []
+    running, started = [], time.perf_counter()
     while todo or running:
         while todo and len(running) < args.jobs:
             variant, seed = todo.pop(0)
@@ -140,16 +191,24 @@ def run_all(args) -> None:
             running.append((variant, seed, proc, time.perf_counter(), log_path))
             print(f"started {variant} seed {seed}", flush=True)
         time.sleep(1)
+        if args.deadline and time.perf_counter() - started > args.deadline:
+            # The time limit: stop every run, keep what each reached, start no more.
+            todo = []
+            for item in running:
+                item[2].kill()
+                item[2].wait()
+                finish(*item, args, runs_dir, stopped=True)
+            running = []
         for item in [r for r in running if r[2].poll() is not None]:
             running.remove(item)
             finish(*item, args, runs_dir)
 
 
-SUBSETS = ("easy", "medium", "hard")
 # The paper's claims, each a paired difference "a - b" expected to be > 0.
 CLAIMS = [
     ("Table 2: Seg. > baseline", "seg", "retinanet_p2p7", SUBSETS),
     ("Table 2: Fus. > baseline", "fus", "retinanet_p2p7", SUBSETS),
+    ("Table 2: Fus.+Seg. (DF2S2) > baseline", "df2s2", "retinanet_p2p7", SUBSETS),
     ("Table 2: Fus.+Seg. (DF2S2) > Seg.", "df2s2", "seg", SUBSETS),
     ("Table 2: Fus.+Seg. (DF2S2) > Fus.", "df2s2", "fus", SUBSETS),
     ("Fus.+Seg.: shared tower > separate towers", "df2s2", "fus_seg_separate", SUBSETS),
@@ -178,17 +237,68 @@ def verdict(mean: float, half: float) -> str:
     return "reproduced" if mean - half > 0 else "contradicted" if mean + half < 0 else "undecided"
 
 
+def load_records(results: Path) -> list:
+    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+
 def load_runs(results: Path) -> dict:
-    """{variant: {subset: {seed: AP}}} of the successful runs, plus failures under "failed"."""
+    """{variant: {subset: {seed: AP}}} of the runs that completed their schedule, plus
+    failures under "failed" (a run stopped early counts only in ``load_ap_by_iteration``)."""
     runs = {"failed": []}
-    for path in sorted((results / "runs").glob("*.json")):
-        r = json.loads(path.read_text())
+    for r in load_records(results):
         if "failed" in r:
             runs["failed"].append(r)
+            continue
+        if "stopped_at" in r:
             continue
         for subset in SUBSETS:
             runs.setdefault(r["variant"], {}).setdefault(subset, {})[r["seed"]] = r[f"AP_{subset}"]
     return runs
+
+
+def load_ap_by_iteration(results: Path) -> dict:
+    """{iteration: {variant: {subset: {seed: AP}}}} of every evaluation in the runs' AP curves."""
+    by_iter = {}
+    for r in load_records(results):
+        for it, *aps in r.get("ap_curve", []):
+            for subset, ap in zip(SUBSETS, aps):
+                by_iter.setdefault(it, {}).setdefault(r["variant"], {}).setdefault(subset, {})[r["seed"]] = ap
+    return dict(sorted(by_iter.items()))
+
+
+def base_lr_loss_windows(records: list, window: int = 200) -> list:
+    """[(first iteration, median training loss)] of consecutive ``window``-iteration windows
+    of the base-LR phase (after warm-up, before the first LR step and the earliest stop),
+    the median over every logged value of ``records`` in the window."""
+    warmup = min(min(100, r["iters"] // 5) for r in records)
+    end = min(min(r.get("stopped_at", r["iters"]), int(r["iters"] * 0.8)) for r in records)
+    out = []
+    for start in range(warmup, end - window + 1, window):
+        values = [loss for r in records for it, loss in r["loss_curve"] if start <= it < start + window]
+        out.append((start, statistics.median(values)))
+    return out
+
+
+def _mean_std(values: dict) -> str:
+    return f"{statistics.mean(values.values()):.1f} ± {statistics.stdev(values.values()) if len(values) > 1 else 0:.1f}"
+
+
+def _claim_rows(runs: dict, prefix: str = "") -> list:
+    rows = []
+    for claim, a, b, subsets in CLAIMS:
+        if a not in runs or b not in runs:
+            continue
+        for subset in subsets:
+            mean, half, n = paired_interval(runs[a][subset], runs[b][subset])
+            if n == 0:
+                continue
+            interval = "n/a" if math.isnan(half) else f"[{mean - half:+.1f}, {mean + half:+.1f}]"
+            rows.append(f"| {claim} | {prefix}{subset} | {mean:+.1f} | {interval} | {n} | {verdict(mean, half)} |")
+    return rows
+
+
+CLAIM_HEADER = ["| claim | subset | paired difference (AP) | 95 % CI | seeds | verdict |",
+                "|---|---|---|---|---|---|"]
 
 
 def report_markdown(runs: dict, variants: dict) -> str:
@@ -196,21 +306,35 @@ def report_markdown(runs: dict, variants: dict) -> str:
     for name, what in variants.items():
         if name not in runs:
             continue
-        cells = [f"{statistics.mean(v.values()):.1f} ± {statistics.stdev(v.values()) if len(v) > 1 else 0:.1f}"
-                 for v in (runs[name][s] for s in SUBSETS)]
+        cells = [_mean_std(runs[name][s]) for s in SUBSETS]
         lines.append(f"| {what} | {len(runs[name]['easy'])} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± standard deviation over seeds.", "",
-              "| claim | subset | paired difference (AP) | 95 % CI | seeds | verdict |",
-              "|---|---|---|---|---|---|"]
-    for claim, a, b, subsets in CLAIMS:
-        if a not in runs or b not in runs:
-            continue
-        for subset in subsets:
-            mean, half, n = paired_interval(runs[a][subset], runs[b][subset])
-            interval = "n/a" if math.isnan(half) else f"[{mean - half:+.1f}, {mean + half:+.1f}]"
-            lines.append(f"| {claim} | {subset} | {mean:+.1f} | {interval} | {n} | {verdict(mean, half)} |")
+    lines += ["", "Mean ± standard deviation over seeds.", "", *CLAIM_HEADER, *_claim_rows(runs)]
     for r in runs["failed"]:
         lines.append(f"\nFailed: {r['variant']} seed {r['seed']}: {r['failed']}")
+    return "\n".join(lines)
+
+
+def report_by_iteration(by_iter: dict, variants: dict, records: list) -> str:
+    """AP per variant at every evaluation iteration, the claims at each iteration where both
+    sides were evaluated, and the baseline's training loss over the base-LR phase."""
+    lines = ["| iteration | variant | seeds | AP easy | AP medium | AP hard |", "|---|---|---|---|---|---|"]
+    for it, runs in by_iter.items():
+        for name, what in variants.items():
+            if name in runs:
+                cells = [_mean_std(runs[name][s]) for s in SUBSETS]
+                lines.append(f"| {it + 1} | {what} | {len(runs[name]['hard'])} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean ± standard deviation over seeds, at each evaluation (after `iteration` "
+              "iterations).", "", *CLAIM_HEADER]
+    for it, runs in by_iter.items():
+        lines += _claim_rows(runs, prefix=f"{it + 1} it, ")
+    baseline = [r for r in records if r["variant"] == "retinanet_p2p7" and r.get("loss_curve")]
+    if baseline:
+        windows = base_lr_loss_windows(baseline)
+        lines += ["", f"Baseline training loss at the base LR, median over {len(baseline)} runs per "
+                  "200 iterations: " + ", ".join(f"{a}-{a + 199}: {v:.3f}" for a, v in windows) + "."]
+        if len(windows) > 1:
+            change = 100 * (windows[-1][1] / windows[-2][1] - 1)
+            lines.append(f"Change over the last window: {change:+.1f} %.")
     return "\n".join(lines)
 
 
@@ -240,6 +364,14 @@ def plot_report(results: Path, runs: dict, variants: dict) -> None:
     fig.savefig(results / "ablation.png", dpi=110)
     plt.close(fig)
 
+
+def plot_loss_curves(results: Path, variants: dict) -> None:
+    """Training loss of the baseline and DF2S2, every seed, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4))
     for path in sorted((results / "runs").glob("*.json")):
         r = json.loads(path.read_text())
@@ -256,12 +388,44 @@ def plot_report(results: Path, runs: dict, variants: dict) -> None:
     plt.close(fig)
 
 
+def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
+    """AP hard against training iterations, mean and 95 % CI over seeds, per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k, name in enumerate(variants):
+        points = [(it + 1, list(runs[name]["hard"].values())) for it, runs in by_iter.items() if name in runs]
+        if not points:
+            continue
+        xs = [x for x, _ in points]
+        means = [statistics.mean(v) for _, v in points]
+        halves = [stats.t.ppf(0.975, len(v) - 1) * statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0
+                  for _, v in points]
+        ax.errorbar(xs, means, yerr=halves, capsize=3, marker="o", color=f"C{k}", label=variants[name])
+    ax.set_xlabel("training iterations")
+    ax.set_ylabel("AP hard (%), mean and 95 % CI")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(results / "ap_curves.png", dpi=110)
+    plt.close(fig)
+
+
 def write_report(results: Path, variants: dict) -> str:
     runs = load_runs(results)
     text = report_markdown(runs, variants)
+    records = [r for r in load_records(results) if "failed" not in r]
+    by_iter = load_ap_by_iteration(results)
+    if any("stopped_at" in r or len(r.get("ap_curve", [])) > 1 for r in records):
+        text += "\n\n## By evaluation\n\n" + report_by_iteration(by_iter, variants, records)
+        plot_ap_curves(results, by_iter, variants)
     (results / "ablation.md").write_text(text + "\n")
     if any(k != "failed" for k in runs):
         plot_report(results, runs, variants)
+    if any(r.get("loss_curve") for r in records):
+        plot_loss_curves(results, variants)
     return text
 
 
@@ -276,10 +440,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--workers", type=int, default=0, help="data-loader workers per run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--deadline", type=float, default=0,
+                        help="seconds: then stop every run and record the evaluations it reached")
+    parser.add_argument("--import-train-dirs", metavar="DIR",
+                        help="write per-run JSON of training folders DIR/<variant>_seed<S> made elsewhere")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="extra overrides for every run")
     args = parser.parse_args()
-    if not args.report_only:
+    if args.import_train_dirs:
+        import_runs(Path(args.import_train_dirs), Path(args.results) / "runs", args.iters, args.device, args.opts)
+    elif not args.report_only:
         run_all(args)
     print(write_report(Path(args.results), VARIANTS))
 

@@ -20,7 +20,6 @@ from .test_loader import SkipBadImages, build_face_test_loader
 from .transforms import (
     DegenerateImageError,
     FitToSquare,
-    PadToSquare,
     PhotometricTransform,
     RandomPhotometricDistortion,
     RandomSquareFaceCrop,
@@ -51,7 +50,6 @@ __all__ = [
     "DegenerateImageError",
     "FitToSquare",
     "RandomSquareFaceCrop",
-    "PadToSquare",
     "RandomPhotometricDistortion",
     "PhotometricTransform",
     "load_wider_face_txt",

@@ -4,7 +4,6 @@
   image's short side, kept only when it holds the centre of at least one face; after
   ``max_tries`` failures the whole image is padded to a square instead (resized first
   when ``out_size`` is given, so that memory never grows with the aspect ratio).
-- :class:`PadToSquare`: pad right / bottom to a square (no crop, no aspect change).
 - :class:`FitToSquare`: resize the long side to a size, then pad to a square of it.
 - :class:`CheckedResizeShortestEdge`: Detectron2's test resize, with an error instead
   of a side that rounds to 0 px.
@@ -90,17 +89,6 @@ def square_pad_transform(height: int, width: int, pad_value: float) -> T.Transfo
     """Pad right and bottom so that the image becomes max(height, width) square."""
     side = max(height, width)
     return T.PadTransform(0, 0, side - width, side - height, width, height, pad_value)
-
-
-class PadToSquare(T.Augmentation):
-    """Pad the image right / bottom to a square with ``pad_value``."""
-
-    def __init__(self, pad_value: float = 0.0):
-        super().__init__()
-        self.pad_value = pad_value
-
-    def get_transform(self, image):
-        return square_pad_transform(image.shape[0], image.shape[1], self.pad_value)
 
 
 class RandomSquareFaceCrop(T.Augmentation):

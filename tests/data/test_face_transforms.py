@@ -6,12 +6,11 @@ import pytest
 from detectron2.data import transforms as T
 
 from df2s2_d2.data import (
-    PadToSquare,
     PhotometricTransform,
     RandomPhotometricDistortion,
     RandomSquareFaceCrop,
 )
-from df2s2_d2.data.transforms import centres_inside
+from df2s2_d2.data.transforms import centres_inside, square_pad_transform
 
 
 def random_image(h=48, w=64, seed=0):
@@ -58,9 +57,9 @@ def test_crop_rejects_bad_scales():
         RandomSquareFaceCrop([0.5, 1.5], max_tries=3)
 
 
-def test_pad_to_square_pads_right_or_bottom():
+def test_square_pad_pads_right_or_bottom():
     tall = random_image(40, 30)
-    t = PadToSquare(3).get_transform(tall)
+    t = square_pad_transform(40, 30, 3)
     out = t.apply_image(tall)
     assert out.shape == (40, 40, 3) and (out[:, :30] == tall).all() and (out[:, 30:] == 3).all()
 

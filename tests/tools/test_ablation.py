@@ -1,7 +1,10 @@
 """tools/ablation.py: variants read from the ablation configs, one factor per step,
 paired confidence intervals and verdicts."""
+import argparse
 import json
 import math
+import statistics
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,107 @@ def test_report_from_run_files(tmp_path):
     assert "Failed: fus seed 0: NaN" in text
     assert (tmp_path / "ablation.png").stat().st_size > 0
     assert (tmp_path / "loss_curves.png").stat().st_size > 0
+
+
+def write_metrics(folder, losses, evals):
+    """A Detectron2-like metrics.json: loss rows every 20 iterations, evaluation rows."""
+    folder.mkdir(parents=True)
+    rows = [{"iteration": it, "total_loss": loss} for it, loss in losses]
+    rows += [{"iteration": it, "wider_face/AP_easy": e, "wider_face/AP_medium": m, "wider_face/AP_hard": h}
+             for it, e, m, h in evals]
+    rows.sort(key=lambda r: r["iteration"])
+    (folder / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_ap_curve_holds_every_evaluation_in_order(tmp_path):
+    write_metrics(tmp_path / "run", [(19, 2.0), (39, 1.0)], [(9, 10.0, 20.0, 5.0), (39, 30.0, 40.0, 15.0)])
+    assert ablation.ap_curve(tmp_path / "run/metrics.json") == [[9, 10.0, 20.0, 5.0], [39, 30.0, 40.0, 15.0]]
+    assert ablation.loss_curve(tmp_path / "run/metrics.json") == [[19, 2.0], [39, 1.0]]
+
+
+def test_run_record_of_a_run_stopped_before_its_schedule(tmp_path):
+    write_metrics(tmp_path / "run", [(19, 2.0), (39, 1.0), (59, 0.5)], [(19, 10.0, 20.0, 5.0), (39, 30.0, 40.0, 15.0)])
+    record = ablation.run_record("seg", 3, tmp_path / "run", 100, "cuda", ["TEST.EVAL_PERIOD", "20"], 12.34)
+    assert record["stopped_at"] == 60
+    assert (record["AP_easy"], record["AP_medium"], record["AP_hard"], record["AP_iteration"]) == (30.0, 40.0, 15.0, 40)
+    assert record["overrides"] == ablation.variant_overrides("seg") + ["TEST.EVAL_PERIOD", "20"]
+    assert record["wall_seconds"] == 12.3
+
+
+def test_run_record_of_a_completed_run_has_no_stop(tmp_path):
+    write_metrics(tmp_path / "run", [(19, 2.0), (39, 1.0)], [(39, 30.0, 40.0, 15.0)])
+    record = ablation.run_record("seg", 0, tmp_path / "run", 40, "cpu", [], 1.0)
+    assert "stopped_at" not in record and record["AP_hard"] == 15.0
+
+
+def test_log_wall_seconds_spans_the_first_and_last_time_stamps(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text("Command Line Args: ...\n[11/29 22:16:23 detectron2]: start\n  a traceback line\n"
+                   "[11/29 22:20:19 d2.engine]: iter 739\n")
+    assert ablation.log_wall_seconds(log) == 236.0
+
+
+def test_import_runs_writes_a_json_per_training_folder(tmp_path):
+    for seed in (0, 1):
+        folder = tmp_path / "train" / f"retinanet_p2p7_seed{seed}"
+        write_metrics(folder, [(19, 2.0), (39, 1.0)], [(39, 30.0 + seed, 40.0, 15.0)])
+        (folder / "log.txt").write_text("[11/29 10:00:00 x]: a\n[11/29 10:01:40 x]: b\n")
+    written = ablation.import_runs(tmp_path / "train", tmp_path / "runs", 3000, "cuda", [])
+    assert [p.name for p in written] == ["retinanet_p2p7_seed0.json", "retinanet_p2p7_seed1.json"]
+    record = json.loads(written[1].read_text())
+    assert (record["seed"], record["AP_easy"], record["stopped_at"], record["wall_seconds"]) == (1, 31.0, 40, 100.0)
+
+
+def test_import_runs_refuses_a_folder_that_names_no_variant(tmp_path):
+    write_metrics(tmp_path / "train" / "mystery_seed0", [(19, 2.0)], [])
+    with pytest.raises(ValueError, match="mystery_seed0: expected a folder <variant>_seed<S>"):
+        ablation.import_runs(tmp_path / "train", tmp_path / "runs", 100, "cuda", [])
+
+
+def test_base_lr_loss_windows_stop_at_the_first_lr_step_and_the_earliest_stop():
+    curve = [[it, 1000.0 / (it + 1)] for it in range(19, 1000, 20)]
+    records = [{"iters": 1000, "loss_curve": curve}, {"iters": 1000, "loss_curve": curve, "stopped_at": 650}]
+    windows = ablation.base_lr_loss_windows(records, window=200)
+    # warm-up 100; the first LR step is at 800, but one run stopped at 650: 500-699 is cut.
+    assert [a for a, _ in windows] == [100, 300]
+    expected = statistics.median([1000.0 / (it + 1) for it in range(119, 300, 20)])
+    assert windows[0][1] == pytest.approx(expected)
+
+
+def test_report_compares_stopped_runs_at_their_common_evaluations(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    curve = [[it, 1.0] for it in range(19, 600, 20)]
+    for seed in range(3):
+        for variant, ap, evals in (("retinanet_p2p7", 50.0, (99, 199, 299)), ("df2s2", 45.0, (99, 199))):
+            rec = {"variant": variant, "seed": seed, "iters": 1000, "stopped_at": evals[-1] + 1,
+                   "loss_curve": curve, "ap_curve": [[it, ap, ap, ap + it / 100 + seed] for it in evals]}
+            (runs / f"{variant}_seed{seed}.json").write_text(json.dumps(rec))
+    text = ablation.write_report(tmp_path, ablation.VARIANTS)
+    main_table = text.split("## By evaluation")[0]
+    assert "RetinaNet, FPN P2-P7 (baseline) |" not in main_table  # no run completed its schedule
+    assert "| 300 | RetinaNet, FPN P2-P7 (baseline) | 3 | 50.0 ± 0.0 | 50.0 ± 0.0 | 54.0 ± 1.0 |" in text
+    assert "| Table 2: Fus.+Seg. (DF2S2) > baseline | 200 it, hard | -5.0 | [-5.0, -5.0] | 3 | contradicted |" in text
+    assert "300 it" not in text  # DF2S2 was never evaluated there
+    assert (tmp_path / "ap_curves.png").stat().st_size > 0
+    assert (tmp_path / "loss_curves.png").stat().st_size > 0
+
+
+def test_deadline_stops_the_runs_and_records_what_they_reached(tmp_path, monkeypatch):
+    import sys
+    import df2s2_d2.data
+
+    monkeypatch.setattr(df2s2_d2.data, "ensure_synthetic_dataset", lambda path: None)
+    script = ("import json, pathlib, sys, time; d = pathlib.Path(sys.argv[1]); d.mkdir(parents=True); "
+              "(d / 'metrics.json').write_text(json.dumps({'iteration': 19, 'total_loss': 1.5}) + '\\n'); "
+              "time.sleep(120)")
+    monkeypatch.setattr(ablation, "run_command", lambda variant, seed, args: [
+        sys.executable, "-c", script, str(Path(args.output) / "train" / f"{variant}_seed{seed}")])
+    args = argparse.Namespace(output=str(tmp_path / "out"), results=str(tmp_path / "res"), seeds=[0, 1],
+                              variants=["seg"], iters=100, jobs=1, threads=1, workers=0, device="cpu",
+                              deadline=3, opts=[])
+    ablation.run_all(args)
+    records = sorted((tmp_path / "res/runs").glob("*.json"))
+    assert [p.name for p in records] == ["seg_seed0.json"]  # seed 1 never started
+    record = json.loads(records[0].read_text())
+    assert record["stopped_at"] == 20 and record["loss_curve"] == [[19, 1.5]] and "failed" not in record

@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Time one training step (forward + backward + SGD) of a config's model on a real batch.
+
+    python tools/benchmark_train_step.py [--config-file FILE] [--threads 2] [--steps 8]
+        [--repo CHECKOUT] [KEY VALUE ...]
+
+Takes one batch from ``train_net.Trainer``'s training loader (the face mapper, the
+config's batch size and crop size) and times ``--steps`` steps on it, reporting the
+median of all but the first two (warm-up). ``--repo`` imports ``train_net`` and
+``df2s2_d2`` from another checkout (an older commit, say), so that two versions of
+the code can be timed alternately on the same machine.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", default="configs/Synth/df2s2_R_18_quick.yaml")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[])
+    args = parser.parse_args()
+    repo = os.path.abspath(args.repo)
+    sys.path.insert(0, repo)
+
+    import torch
+    from detectron2.engine import default_argument_parser
+    from detectron2.utils.events import EventStorage
+    from train_net import Trainer, setup
+
+    torch.set_num_threads(args.threads)
+    config = os.path.join(repo, args.config_file)
+    cfg = setup(default_argument_parser().parse_args(["--config-file", config, *args.opts]))
+    torch.manual_seed(0)
+    model = Trainer.build_model(cfg)
+    model.train()
+    batch = next(iter(Trainer.build_train_loader(cfg)))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    times = []
+    with EventStorage(0):
+        for _ in range(args.steps):
+            start = time.perf_counter()
+            losses = model(batch)
+            sum(losses.values()).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            times.append(time.perf_counter() - start)
+    import df2s2_d2
+
+    print(f"{os.path.dirname(os.path.dirname(df2s2_d2.__file__))}: {len(batch)} images, median step {statistics.median(times[2:]):.3f} s "
+          f"over {len(times) - 2} steps ({args.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()
