@@ -2,6 +2,8 @@
 """The paper's ablations (Tables 2, 3) in miniature on the synthetic face benchmark.
 
     python tools/ablation.py --seeds 0 1 2 3 4 --jobs 2
+    python tools/ablation.py --device cuda --jobs 10 --deadline 480 TEST.EVAL_PERIOD 375
+    python tools/ablation.py --import-train-dirs DIR --iters 3000 --device cuda
     python tools/ablation.py --report-only
 
 The variants are the files of ``configs/WIDER-FACE/ablations/``: each one bases
@@ -11,10 +13,15 @@ from-scratch recipe, ``--iters`` iterations). Every variant trains with the same
 schedule, data and seeds (``SEED`` fixes the init and the data order), is evaluated
 on ``synth_faces_val`` by the official WIDER FACE protocol, and leaves
 ``<results>/runs/<variant>_seed<S>.json`` (APs in percent, wall time, overrides,
-the training-loss curve; a failed run is recorded with its error). The report
-is rebuilt at the end: ``<results>/ablation.md`` (mean +- std per variant; for each of
-the paper's claims the paired difference over seeds with a 95 % confidence interval
-and a verdict), ``ablation.png`` (bars with the intervals) and ``loss_curves.png``.
+the training-loss curve, every evaluation; a failed run is recorded with its error).
+With ``TEST.EVAL_PERIOD`` the runs are also evaluated during training; ``--deadline``
+stops every run after that many seconds and records what it reached (``stopped_at``);
+``--import-train-dirs`` reads training folders made elsewhere. The report is rebuilt
+at the end: ``<results>/ablation.md`` (mean +- std per variant; for each of the paper's
+claims the paired difference over seeds with a 95 % confidence interval and a verdict;
+with evaluations during training or stopped runs, the same at every evaluation
+iteration that both sides reached, and the baseline's loss over the base LR),
+``ablation.png`` (bars with the intervals), ``ap_curves.png`` and ``loss_curves.png``.
 """
 import argparse
 import json
