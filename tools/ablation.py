@@ -118,6 +118,13 @@ def ap_curve(metrics_file: Path) -> list:
             for r in _metrics_rows(metrics_file) if "wider_face/AP_hard" in r]
 
 
+def iterations_done(iteration: int, iters: int) -> int:
+    """Iterations trained when metrics.json records an evaluation at ``iteration``: a
+    periodic one runs after step ``iteration`` (0-based), the final one is recorded at
+    ``iters`` itself."""
+    return min(iteration + 1, iters)
+
+
 def log_wall_seconds(log_file: Path) -> float:
     """Seconds between the first and the last time-stamped line of a Detectron2 log."""
     stamps = [line[1:15] for line in log_file.read_text(errors="replace").splitlines()
@@ -140,7 +147,7 @@ def run_record(variant: str, seed: int, train_dir: Path, iters: int, device: str
     if last < iters:
         record["stopped_at"] = last
     if aps:
-        record.update({f"AP_{k}": v for k, v in zip(SUBSETS, aps[-1][1:])}, AP_iteration=aps[-1][0] + 1)
+        record.update({f"AP_{k}": v for k, v in zip(SUBSETS, aps[-1][1:])}, AP_iteration=iterations_done(aps[-1][0], iters))
     return record
 
 
@@ -264,12 +271,12 @@ def load_runs(results: Path) -> dict:
 
 
 def load_ap_by_iteration(results: Path) -> dict:
-    """{iteration: {variant: {subset: {seed: AP}}}} of every evaluation in the runs' AP curves."""
+    """{iterations trained: {variant: {subset: {seed: AP}}}} of every evaluation in the runs' AP curves."""
     by_iter = {}
     for r in load_records(results):
         for it, *aps in r.get("ap_curve", []):
             for subset, ap in zip(SUBSETS, aps):
-                by_iter.setdefault(it, {}).setdefault(r["variant"], {}).setdefault(subset, {})[r["seed"]] = ap
+                by_iter.setdefault(iterations_done(it, r["iters"]), {}).setdefault(r["variant"], {}).setdefault(subset, {})[r["seed"]] = ap
     return dict(sorted(by_iter.items()))
 
 
@@ -329,11 +336,11 @@ def report_by_iteration(by_iter: dict, variants: dict, records: list) -> str:
         for name, what in variants.items():
             if name in runs:
                 cells = [_mean_std(runs[name][s]) for s in SUBSETS]
-                lines.append(f"| {it + 1} | {what} | {len(runs[name]['hard'])} | " + " | ".join(cells) + " |")
+                lines.append(f"| {it} | {what} | {len(runs[name]['hard'])} | " + " | ".join(cells) + " |")
     lines += ["", "Mean ± standard deviation over seeds, at each evaluation (after `iteration` "
-              "iterations).", "", *CLAIM_HEADER]
+              "training iterations).", "", *CLAIM_HEADER]
     for it, runs in by_iter.items():
-        lines += _claim_rows(runs, prefix=f"{it + 1} it, ")
+        lines += _claim_rows(runs, prefix=f"{it} it, ")
     baseline = [r for r in records if r["variant"] == "retinanet_p2p7" and r.get("loss_curve")]
     if baseline:
         windows = base_lr_loss_windows(baseline)
@@ -404,7 +411,7 @@ def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, name in enumerate(variants):
-        points = [(it + 1, list(runs[name]["hard"].values())) for it, runs in by_iter.items() if name in runs]
+        points = [(it, list(runs[name]["hard"].values())) for it, runs in by_iter.items() if name in runs]
         if not points:
             continue
         xs = [x for x, _ in points]

@@ -200,3 +200,14 @@ def test_deadline_stops_the_runs_and_records_what_they_reached(tmp_path, monkeyp
     assert [p.name for p in records] == ["seg_seed0.json"]  # seed 1 never started
     record = json.loads(records[0].read_text())
     assert record["stopped_at"] == 20 and record["loss_curve"] == [[19, 1.5]] and "failed" not in record
+
+
+def test_the_final_evaluation_counts_the_whole_schedule_and_periodic_ones_the_steps_done(tmp_path):
+    # Detectron2 records a periodic evaluation at the 0-based step after which it ran,
+    # and the final one (after training) at MAX_ITER.
+    write_metrics(tmp_path / "run", [(19, 2.0), (39, 1.0)], [(19, 10.0, 20.0, 5.0), (40, 30.0, 40.0, 15.0)])
+    record = ablation.run_record("seg", 0, tmp_path / "run", 40, "cpu", [], 1.0)
+    assert record["AP_iteration"] == 40 and "stopped_at" not in record
+    (tmp_path / "res/runs").mkdir(parents=True)
+    (tmp_path / "res/runs/seg_seed0.json").write_text(json.dumps(record))
+    assert list(ablation.load_ap_by_iteration(tmp_path / "res")) == [20, 40]
