@@ -17,6 +17,7 @@ from detectron2.data import build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
 from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import verify_results
+import torch.distributed
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader
@@ -127,11 +128,26 @@ def main(args):
     return trainer.train()
 
 
+def close_process_group():
+    """Wait for every process, then close the process group of a multi-process run: a
+    process that exits with its gloo group alive aborts now and then ("terminate called
+    without an active exception"), failing a run that has finished."""
+    if comm.get_world_size() > 1:
+        comm.synchronize()
+        torch.distributed.destroy_process_group()
+
+
+def main_then_close(args):
+    result = main(args)
+    close_process_group()
+    return result
+
+
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
     print("Command Line Args:", args)
     launch(
-        main,
+        main_then_close,
         args.num_gpus,
         num_machines=args.num_machines,
         machine_rank=args.machine_rank,

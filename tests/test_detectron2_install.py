@@ -102,6 +102,10 @@ def _all_reduce_worker(out_dir):
         json.dumps({"sum": float(value), "world": comm.get_world_size(),
                     "backend": dist.get_backend()})
     )
+    # A process that exits with its gloo group alive aborts now and then
+    # ("terminate called without an active exception"): close it first.
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU (gloo) launch")

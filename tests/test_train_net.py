@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -103,6 +104,7 @@ def test_resume_continues_at_the_same_iteration_lr_and_optimizer_state(tiny_face
 def _two_process_worker(root, out_dir):
     from detectron2.utils import comm
 
+    import train_net
     from train_net import Trainer
 
     register_tiny(root)
@@ -110,12 +112,17 @@ def _two_process_worker(root, out_dir):
     trainer.resume_or_load(resume=False)
     trainer.train()
     model = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
-    torch.save(model.state_dict(), f"{out_dir}/rank{comm.get_rank()}.pt")
+    rank = comm.get_rank()
+    torch.save(model.state_dict(), f"{out_dir}/rank{rank}.pt")
+    train_net.close_process_group()
+    Path(f"{out_dir}/rank{rank}.closed").write_text(str(not torch.distributed.is_initialized()))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks multi-process training on the CPU")
 def test_two_process_cpu_training_keeps_one_model(tiny_faces, tmp_path):
     launch(_two_process_worker, 2, dist_url="auto", args=(str(tiny_faces / "synth_faces"), str(tmp_path)))
+    # Both processes closed the process group before exiting.
+    assert [(tmp_path / f"rank{r}.closed").read_text() for r in (0, 1)] == ["True", "True"]
     rank0 = torch.load(tmp_path / "rank0.pt")
     rank1 = torch.load(tmp_path / "rank1.pt")
     assert rank0.keys() == rank1.keys()
