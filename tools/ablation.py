@@ -101,21 +101,18 @@ def run_command(variant: str, seed: int, args) -> list:
             *variant_overrides(variant), *args.opts]
 
 
-def _metrics_rows(metrics_file: Path) -> list:
-    return [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-
-
 def loss_curve(metrics_file: Path) -> list:
     """[[iteration, total_loss], ...] of Detectron2's metrics.json."""
-    return [[r["iteration"], round(r["total_loss"], 5)] for r in _metrics_rows(metrics_file)
-            if "total_loss" in r]
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    return [[r["iteration"], round(r["total_loss"], 5)] for r in rows if "total_loss" in r]
 
 
 def ap_curve(metrics_file: Path) -> list:
     """[[iteration, AP easy, AP medium, AP hard], ...]: every WIDER FACE evaluation
     (``TEST.EVAL_PERIOD`` and the final one) that metrics.json holds."""
-    return [[r["iteration"], *(round(r[f"wider_face/AP_{s}"], 3) for s in SUBSETS)]
-            for r in _metrics_rows(metrics_file) if "wider_face/AP_hard" in r]
+    from df2s2_d2.evaluation import wider_face_ap_curve
+
+    return [[it, *(round(aps[s], 3) for s in SUBSETS)] for it, aps in wider_face_ap_curve(str(metrics_file))]
 
 
 def iterations_done(iteration: int, iters: int) -> int:
@@ -234,14 +231,20 @@ CLAIMS = [
 ]
 
 
+def t_half_width(values: list, confidence: float = 0.95) -> float:
+    """Half-width of the t-interval of the mean of ``values`` (nan for fewer than 2)."""
+    if len(values) < 2:
+        return float("nan")
+    return stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
 def paired_interval(a: dict, b: dict, confidence: float = 0.95):
     """Mean of a[s] - b[s] over the seeds both have, and its t-interval half-width."""
     seeds = sorted(set(a) & set(b))
     diffs = [a[s] - b[s] for s in seeds]
     if len(diffs) < 2:
         return (diffs[0] if diffs else float("nan")), float("nan"), len(diffs)
-    half = stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-    return statistics.mean(diffs), half, len(diffs)
+    return statistics.mean(diffs), t_half_width(diffs, confidence), len(diffs)
 
 
 def verdict(mean: float, half: float) -> str:
@@ -252,14 +255,15 @@ def verdict(mean: float, half: float) -> str:
 
 
 def load_records(results: Path) -> list:
+    """Every per-run JSON of ``<results>/runs``."""
     return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
 
 
-def load_runs(results: Path) -> dict:
+def load_runs(records: list) -> dict:
     """{variant: {subset: {seed: AP}}} of the runs that completed their schedule, plus
     failures under "failed" (a run stopped early counts only in ``load_ap_by_iteration``)."""
     runs = {"failed": []}
-    for r in load_records(results):
+    for r in records:
         if "failed" in r:
             runs["failed"].append(r)
             continue
@@ -270,10 +274,10 @@ def load_runs(results: Path) -> dict:
     return runs
 
 
-def load_ap_by_iteration(results: Path) -> dict:
+def load_ap_by_iteration(records: list) -> dict:
     """{iterations trained: {variant: {subset: {seed: AP}}}} of every evaluation in the runs' AP curves."""
     by_iter = {}
-    for r in load_records(results):
+    for r in records:
         for it, *aps in r.get("ap_curve", []):
             for subset, ap in zip(SUBSETS, aps):
                 by_iter.setdefault(iterations_done(it, r["iters"]), {}).setdefault(r["variant"], {}).setdefault(subset, {})[r["seed"]] = ap
@@ -352,12 +356,18 @@ def report_by_iteration(by_iter: dict, variants: dict, records: list) -> str:
     return "\n".join(lines)
 
 
-def plot_report(results: Path, runs: dict, variants: dict) -> None:
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files, no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_report(results: Path, runs: dict, variants: dict) -> None:
+    plt = pyplot()
     names = [n for n in variants if n in runs]
     fig, ax = plt.subplots(figsize=(11, 4.5))
     width = 0.27
@@ -366,8 +376,7 @@ def plot_report(results: Path, runs: dict, variants: dict) -> None:
         for n in names:
             values = list(runs[n][subset].values())
             means.append(statistics.mean(values))
-            t = stats.t.ppf(0.975, len(values) - 1) if len(values) > 1 else float("nan")
-            halves.append(t * statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0)
+            halves.append(t_half_width(values) if len(values) > 1 else 0)
         ax.bar([i + (k - 1) * width for i in range(len(names))], means, width, yerr=halves,
                capsize=3, label=f"AP {subset}")
     ax.set_xticks(range(len(names)))
@@ -379,16 +388,11 @@ def plot_report(results: Path, runs: dict, variants: dict) -> None:
     plt.close(fig)
 
 
-def plot_loss_curves(results: Path, variants: dict) -> None:
+def plot_loss_curves(results: Path, records: list, variants: dict) -> None:
     """Training loss of the baseline and DF2S2, every seed, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    for path in sorted((results / "runs").glob("*.json")):
-        r = json.loads(path.read_text())
+    for r in records:
         if r.get("loss_curve") and r["variant"] in ("retinanet_p2p7", "df2s2"):
             it, loss = zip(*r["loss_curve"])
             ax.plot(it, loss, color="C0" if r["variant"] == "retinanet_p2p7" else "C3", alpha=0.6,
@@ -404,11 +408,7 @@ def plot_loss_curves(results: Path, variants: dict) -> None:
 
 def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
     """AP hard against training iterations, mean and 95 % CI over seeds, per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for k, name in enumerate(variants):
         points = [(it, list(runs[name]["hard"].values())) for it, runs in by_iter.items() if name in runs]
@@ -416,8 +416,7 @@ def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
             continue
         xs = [x for x, _ in points]
         means = [statistics.mean(v) for _, v in points]
-        halves = [stats.t.ppf(0.975, len(v) - 1) * statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0
-                  for _, v in points]
+        halves = [t_half_width(v) if len(v) > 1 else 0 for _, v in points]
         ax.errorbar(xs, means, yerr=halves, capsize=3, marker="o", color=f"C{k}", label=variants[name])
     ax.set_xlabel("training iterations")
     ax.set_ylabel("AP hard (%), mean and 95 % CI")
@@ -428,10 +427,11 @@ def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
 
 
 def write_report(results: Path, variants: dict) -> str:
-    runs = load_runs(results)
+    all_records = load_records(results)
+    runs = load_runs(all_records)
     text = report_markdown(runs, variants)
-    records = [r for r in load_records(results) if "failed" not in r]
-    by_iter = load_ap_by_iteration(results)
+    records = [r for r in all_records if "failed" not in r]
+    by_iter = load_ap_by_iteration(records)
     if any("stopped_at" in r or len(r.get("ap_curve", [])) > 1 for r in records):
         text += "\n\n## By evaluation\n\n" + report_by_iteration(by_iter, variants, records)
         plot_ap_curves(results, by_iter, variants)
@@ -439,7 +439,7 @@ def write_report(results: Path, variants: dict) -> str:
     if any(k != "failed" for k in runs):
         plot_report(results, runs, variants)
     if any(r.get("loss_curve") for r in records):
-        plot_loss_curves(results, variants)
+        plot_loss_curves(results, records, variants)
     return text
 
 

@@ -23,8 +23,9 @@ for _module in (
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
 
 from .build import build_face_evaluator  # noqa: E402
-from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap  # noqa: E402
+from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap, wider_face_ap_curve  # noqa: E402
 from df2s2_deploy import evaluation as _torch_free  # noqa: E402
 from df2s2_deploy.evaluation import *  # noqa: E402,F401,F403  the torch-free API
 
-__all__ = ["build_face_evaluator", "WiderFaceEvaluator", "final_wider_face_ap", *_torch_free.__all__]
+__all__ = ["build_face_evaluator", "WiderFaceEvaluator", "final_wider_face_ap", "wider_face_ap_curve",
+           *_torch_free.__all__]

@@ -6,7 +6,7 @@ import logging
 import math
 import os
 from collections import OrderedDict
-from typing import Dict
+from typing import Dict, List, Tuple
 
 import numpy as np
 from detectron2.data import MetadataCatalog
@@ -166,12 +166,19 @@ class WiderFaceEvaluator(DatasetEvaluator):
         self._logger.info("Wrote prediction files of %d images to %s", len(predictions), pred_dir)
 
 
-def final_wider_face_ap(metrics_file: str) -> Dict[str, float]:
-    """{"easy", "medium", "hard"}: APs (percent) of the last WIDER FACE evaluation
-    that Detectron2's JSON writer recorded in ``metrics_file`` (``metrics.json``)."""
+def wider_face_ap_curve(metrics_file: str) -> List[Tuple[int, Dict[str, float]]]:
+    """[(iteration, {"easy", "medium", "hard": AP in percent}), ...]: every WIDER FACE
+    evaluation that Detectron2's JSON writer recorded in ``metrics_file`` (``metrics.json``)."""
     with open(metrics_file) as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    rows = [r for r in rows if "wider_face/AP_easy" in r]
-    if not rows:
+    return [(r["iteration"], {k: r[f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")})
+            for r in rows if "wider_face/AP_easy" in r]
+
+
+def final_wider_face_ap(metrics_file: str) -> Dict[str, float]:
+    """{"easy", "medium", "hard"}: APs (percent) of the last WIDER FACE evaluation in
+    ``metrics_file``."""
+    curve = wider_face_ap_curve(metrics_file)
+    if not curve:
         raise ValueError(f"{metrics_file}: holds no WIDER FACE evaluation (no wider_face/AP_* row)")
-    return {k: rows[-1][f"wider_face/AP_{k}"] for k in ("easy", "medium", "hard")}
+    return curve[-1][1]

@@ -210,4 +210,4 @@ def test_the_final_evaluation_counts_the_whole_schedule_and_periodic_ones_the_st
     assert record["AP_iteration"] == 40 and "stopped_at" not in record
     (tmp_path / "res/runs").mkdir(parents=True)
     (tmp_path / "res/runs/seg_seed0.json").write_text(json.dumps(record))
-    assert list(ablation.load_ap_by_iteration(tmp_path / "res")) == [20, 40]
+    assert list(ablation.load_ap_by_iteration(ablation.load_records(tmp_path / "res"))) == [20, 40]
