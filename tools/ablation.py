@@ -126,6 +126,8 @@ def log_wall_seconds(log_file: Path) -> float:
     """Seconds between the first and the last time-stamped line of a Detectron2 log."""
     stamps = [line[1:15] for line in log_file.read_text(errors="replace").splitlines()
               if len(line) > 16 and line[0] == "[" and line[15] == " "]
+    if not stamps:
+        raise ValueError(f"{log_file}: no time-stamped line ('[MM/DD HH:MM:SS ...'): not a Detectron2 log")
     first, last = (time.strptime(s, "%m/%d %H:%M:%S") for s in (stamps[0], stamps[-1]))
     return float(time.mktime(last) - time.mktime(first))
 

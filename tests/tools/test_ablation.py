@@ -136,6 +136,13 @@ def test_log_wall_seconds_spans_the_first_and_last_time_stamps(tmp_path):
     assert ablation.log_wall_seconds(log) == 236.0
 
 
+def test_a_log_without_time_stamps_is_named_in_the_error(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text("Traceback (most recent call last):\n")
+    with pytest.raises(ValueError, match="log.txt: no time-stamped line"):
+        ablation.log_wall_seconds(log)
+
+
 def test_import_runs_writes_a_json_per_training_folder(tmp_path):
     for seed in (0, 1):
         folder = tmp_path / "train" / f"retinanet_p2p7_seed{seed}"
