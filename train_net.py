@@ -13,15 +13,15 @@ from collections import OrderedDict
 
 import detectron2.utils.comm as comm
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import build_detection_train_loader
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
 from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import verify_results
 import torch.distributed
 
 from df2s2_d2 import get_df2s2_cfg
-from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader
+from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader, build_face_train_loader
 from df2s2_d2.evaluation import build_face_evaluator
+from df2s2_d2.loss_watch import LossRiseWarning
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
 
 
@@ -49,8 +49,10 @@ def cpu_distributed_data_parallel():
 
 
 class Trainer(DefaultTrainer):
-    """DefaultTrainer with the face mapper (unusable images skipped, or an error with
-    INPUT.BAD_INPUT.FAIL_FAST), the WIDER FACE evaluator and DF2S2 TTA."""
+    """DefaultTrainer with the face mapper and a training loader whose batches depend only
+    on SEED (unusable images skipped, or an error with INPUT.BAD_INPUT.FAIL_FAST), a
+    warning when the loss rises for long after the warm-up, the WIDER FACE evaluator
+    and DF2S2 TTA."""
 
     def __init__(self, cfg):
         with cpu_distributed_data_parallel():
@@ -72,6 +74,12 @@ class Trainer(DefaultTrainer):
         if "_trainer" in state_dict:
             self._trainer.load_state_dict(state_dict["_trainer"])
 
+    def build_hooks(self):
+        hooks_ = super().build_hooks()
+        # Before the writers, so that a warning lands in the log next to the losses.
+        hooks_.insert(-1, LossRiseWarning(self.cfg.SOLVER.WARMUP_ITERS))
+        return hooks_
+
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
         if output_folder is None:
@@ -80,7 +88,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=WiderFaceDatasetMapper(cfg, is_train=True))
+        return build_face_train_loader(cfg, WiderFaceDatasetMapper(cfg, is_train=True))
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):

@@ -33,6 +33,12 @@ def add_df2s2_config(cfg):
     # Kernel of the F-block transposed conv Psi (stride 2): 2 (default, exact 2x, fewest
     # parameters) or 4 (padding 1, overlapping windows).
     cfg.MODEL.FFP.DECONV_KERNEL = 2
+    # Init of Psi, the F-blocks' transposed convs: "zero" (every F-block starts as the
+    # identity, phi' = phi, and learns its fusion) or "xavier" (the paper, 3.4, as
+    # Detectron applies it: each F-block starts as a random gate (1 + Psi) that flips
+    # the sign of 14-23 % of the shallow activations). The default is the one the
+    # controlled ablation measured better (results/README.md).
+    cfg.MODEL.FFP.PSI_INIT = "zero"
 
     cfg.MODEL.DF2S2 = CN()
     # One conv tower shared by cls, box and seg predictors (paper); False gives
@@ -98,7 +104,24 @@ def get_df2s2_cfg(config_file: Optional[str] = None, opts: Sequence = ()) -> CN:
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise ConfigFileError(config_file, f"{type(e).__name__}: {e}") from e
     cfg.merge_from_list(list(opts))
+    _check_choices(cfg)
     return cfg
+
+
+# Keys whose value must be one of a few names: checked at load, not at build time.
+CHOICES = {
+    "MODEL.FFP.PSI_INIT": ("zero", "xavier"),
+    "MODEL.DF2S2.TOWER_INIT": ("xavier", "normal"),
+}
+
+
+def _check_choices(cfg) -> None:
+    for key, allowed in CHOICES.items():
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+        if node not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(map(repr, allowed))}; got {node!r}")
 
 
 def _check_config_file(path: str, children: Sequence[str] = ()) -> None:

@@ -13,7 +13,7 @@ from detectron2.engine import HookBase, launch
 from df2s2_d2.data import generate_synthetic_dataset, in_subset, register_wider_face_layout
 from tests.common import REPO, get_config
 
-TINY = ["MODEL.FFP.OUT_CHANNELS", 16, "MODEL.RETINANET.NUM_CONVS", 1,
+TINY = ["MODEL.FFP.OUT_CHANNELS", 16, "MODEL.FFP.NORM", "", "MODEL.RETINANET.NUM_CONVS", 1,
         "INPUT.FACE_AUG.TRAIN_SIZE", 128, "INPUT.MIN_SIZE_TEST", 128, "INPUT.MAX_SIZE_TEST", 160,
         "SOLVER.IMS_PER_BATCH", 2, "SOLVER.WARMUP_ITERS", 2, "SOLVER.BASE_LR", 0.005,
         "DATALOADER.NUM_WORKERS", 0, "TEST.DETECTIONS_PER_IMAGE", 50]

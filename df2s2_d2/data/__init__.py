@@ -17,6 +17,7 @@ from .synthetic_dataset import (
     register_all_synth_faces,
 )
 from .test_loader import SkipBadImages, build_face_test_loader
+from .train_loader import SeededBatches, build_face_train_loader
 from .transforms import (
     DegenerateImageError,
     FitToSquare,
@@ -43,6 +44,8 @@ __all__ = [
     "WiderFaceDatasetMapper",
     "build_face_augmentation",
     "build_face_test_loader",
+    "build_face_train_loader",
+    "SeededBatches",
     "SkipBadImages",
     "BadImageError",
     "read_image",

@@ -31,7 +31,7 @@ def test_fblock_crops_to_odd_shallow_size():
 
 @pytest.mark.parametrize("depth", [18, 34, 50, 101])
 def test_ffp_levels_strides_and_shapes(depth):
-    opts = ["MODEL.RESNETS.DEPTH", depth, "MODEL.FFP.OUT_CHANNELS", 16]
+    opts = ["MODEL.RESNETS.DEPTH", depth, "MODEL.FFP.OUT_CHANNELS", 16, "MODEL.FFP.NORM", ""]
     if depth >= 50:
         opts += ["MODEL.RESNETS.RES2_OUT_CHANNELS", 256, "MODEL.RESNETS.NORM", "FrozenBN"]
     backbone = build_backbone(get_config(opts=opts), ShapeSpec(channels=3))
@@ -48,7 +48,7 @@ def test_ffp_levels_strides_and_shapes(depth):
 
 
 def test_ffp_odd_input_sizes_halve_with_ceil():
-    backbone = build_backbone(get_config(opts=["MODEL.FFP.OUT_CHANNELS", 8]), ShapeSpec(channels=3))
+    backbone = build_backbone(get_config(opts=["MODEL.FFP.OUT_CHANNELS", 8, "MODEL.FFP.NORM", ""]), ShapeSpec(channels=3))
     backbone.eval()
     with torch.no_grad():
         out = backbone(torch.zeros(1, 3, 97, 131))
@@ -63,7 +63,7 @@ def test_ffp_odd_input_sizes_halve_with_ceil():
     (2, ["p2", "p3", "p4", "p5", "p6", "p7"], 128),
 ])
 def test_ffp_top_levels_configurable(top_levels, names, div):
-    cfg = get_config(opts=["MODEL.FFP.NUM_TOP_LEVELS", top_levels, "MODEL.FFP.OUT_CHANNELS", 8])
+    cfg = get_config(opts=["MODEL.FFP.NUM_TOP_LEVELS", top_levels, "MODEL.FFP.OUT_CHANNELS", 8, "MODEL.FFP.NORM", ""])
     backbone = build_backbone(cfg, ShapeSpec(channels=3))
     assert list(backbone.output_shape()) == names
     assert backbone.size_divisibility == div
@@ -92,7 +92,8 @@ def test_fpn_p2p7_baseline_matches_ffp_levels():
 def test_backbone_scripts_and_matches_eager(name):
     import detectron2.export.torchscript  # noqa: F401  Detectron2's patch that makes ResNet scriptable
 
-    opts = ["MODEL.BACKBONE.NAME", name, "MODEL.FFP.OUT_CHANNELS", 16, "MODEL.FPN.OUT_CHANNELS", 16]
+    opts = ["MODEL.BACKBONE.NAME", name, "MODEL.FFP.OUT_CHANNELS", 16, "MODEL.FPN.OUT_CHANNELS", 16,
+            "MODEL.FFP.NORM", "", "MODEL.FPN.NORM", ""]
     backbone = build_backbone(get_config(opts=opts), ShapeSpec(channels=3)).eval()
     scripted = torch.jit.script(backbone)
     x = torch.randn(1, 3, 128, 256)  # padded, as the model feeds it (FPN needs that)

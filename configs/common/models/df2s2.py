@@ -32,6 +32,8 @@ model = L(DF2S2)(
         norm="",
         num_top_levels=2,
         deconv_kernel=2,
+        # F-blocks start as the identity (yaml: MODEL.FFP.PSI_INIT; "xavier" is the paper's).
+        psi_init="zero",
     ),
     head=L(DF2S2Head)(
         input_shape=[L(ShapeSpec)(channels=256, stride=s) for s in STRIDES],

@@ -1,5 +1,5 @@
 """Feature fusion pyramid (paper, section 3.3) on a Detectron2 ResNet."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from torch import Tensor, nn
 
@@ -8,7 +8,10 @@ from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
+from ..seeded_init import module_rng
 from .top_levels import MaxPoolTopLevels
+
+PSI_INITS = ("xavier", "zero")
 
 
 class FBlock(nn.Module):
@@ -19,19 +22,33 @@ class FBlock(nn.Module):
     is the smallest transposed conv that doubles the size exactly: no overlapping
     windows (no checkerboard) and 4x fewer parameters than kernel 4 (for R50 the
     res5 -> res4 Psi alone is 8.4M parameters at kernel 2, 33.6M at kernel 4).
-    New layers are "initialized with xavier" (paper, 3.4), in the sense of Detectron,
-    the paper's framework: XavierFill, uniform with bound sqrt(3 / fan_in), which is
-    also how Detectron2's FPN initialises its convs.
+    ``psi_init``:
+
+    - "xavier": the paper's "initialized with xavier" (3.4) in the sense of Detectron,
+      its framework: XavierFill, uniform with bound sqrt(3 / fan_in), bias 0. The block
+      then starts as a random gate: (1 + Psi) < 0, a sign flip of the shallow feature,
+      at 14-23 % of the positions of a ResNet's res4 ... res2, three gates deep at P2.
+    - "zero": Psi's weight and bias 0, so the block starts as the identity
+      ``phi_i' = phi_i`` (the backbone's features pass unchanged) and learns its
+      fusion, as zero-initialised residual branches do; the gradient still reaches
+      Psi (d phi_i' / d Psi = phi_i), so training is not stuck at the identity.
     """
 
-    def __init__(self, deep_channels: int, shallow_channels: int, kernel_size: int = 2):
+    def __init__(self, deep_channels: int, shallow_channels: int, kernel_size: int = 2,
+                 psi_init: str = "xavier"):
         super().__init__()
         if kernel_size not in (2, 4):
             raise ValueError(f"F-block transposed conv kernel must be 2 or 4, got {kernel_size}")
+        if psi_init not in PSI_INITS:
+            raise ValueError(f"F-block Psi init must be one of {PSI_INITS}, got {psi_init!r}")
         self.psi = nn.ConvTranspose2d(
             deep_channels, shallow_channels, kernel_size, stride=2, padding=(kernel_size - 2) // 2
         )
-        weight_init.c2_xavier_fill(self.psi)
+        if psi_init == "xavier":
+            weight_init.c2_xavier_fill(self.psi)
+        else:
+            nn.init.zeros_(self.psi.weight)
+            nn.init.zeros_(self.psi.bias)
 
     def forward(self, shallow: Tensor, deep: Tensor) -> Tensor:
         """shallow: (N, C_i, H, W); deep: (N, C_{i+1}, ceil(H/2), ceil(W/2)) -> (N, C_i, H, W)."""
@@ -55,7 +72,11 @@ class FFP(Backbone):
         norm: str = "",
         num_top_levels: int = 2,
         deconv_kernel: int = 2,
+        psi_init: str = "xavier",
+        init_seed: Optional[int] = None,
     ):
+        """``init_seed``: each new module draws its init from its own stream (see
+        :func:`module_rng`); None or < 0: the global stream, in build order."""
         super().__init__()
         shapes = bottom_up.output_shape()
         strides = [shapes[f].stride for f in in_features]
@@ -66,16 +87,16 @@ class FFP(Backbone):
         self.in_features = list(in_features)
         # Top-down order: fblocks[i] fuses level len - 2 - i with the fused level above it.
         self.top_down_features = tuple(reversed(in_features[:-1]))  # static, for scripting
-        self.fblocks = nn.ModuleList(
-            FBlock(deep, shallow, deconv_kernel)
-            for shallow, deep in reversed(list(zip(channels, channels[1:])))
-        )
-        self.projections = nn.ModuleList(
-            Conv2d(c, out_channels, 3, padding=1, bias=not norm, norm=get_norm(norm, out_channels))
-            for c in channels
-        )
-        for proj in self.projections:
-            weight_init.c2_xavier_fill(proj)
+        self.fblocks = nn.ModuleList()
+        for i, (shallow, deep) in enumerate(reversed(list(zip(channels, channels[1:])))):
+            with module_rng(init_seed, f"backbone.fblocks.{i}"):
+                self.fblocks.append(FBlock(deep, shallow, deconv_kernel, psi_init))
+        self.projections = nn.ModuleList()
+        for i, c in enumerate(channels):
+            with module_rng(init_seed, f"backbone.projections.{i}"):
+                proj = Conv2d(c, out_channels, 3, padding=1, bias=not norm, norm=get_norm(norm, out_channels))
+                weight_init.c2_xavier_fill(proj)
+            self.projections.append(proj)
         self.top_levels = MaxPoolTopLevels(num_top_levels)
 
         levels = [len(bin(s)) - 3 for s in strides]  # log2 of each stride
@@ -118,8 +139,10 @@ class FFP(Backbone):
 
 @BACKBONE_REGISTRY.register()
 def build_resnet_ffp_backbone(cfg, input_shape: ShapeSpec) -> FFP:
-    """ResNet (``MODEL.RESNETS``) with a feature fusion pyramid (``MODEL.FFP``)."""
-    bottom_up = build_resnet_backbone(cfg, input_shape)
+    """ResNet (``MODEL.RESNETS``) with a feature fusion pyramid (``MODEL.FFP``); every
+    module's init drawn from its own stream of ``SEED`` (:func:`module_rng`)."""
+    with module_rng(cfg.SEED, "backbone.bottom_up"):
+        bottom_up = build_resnet_backbone(cfg, input_shape)
     return FFP(
         bottom_up,
         in_features=cfg.MODEL.FFP.IN_FEATURES,
@@ -127,4 +150,6 @@ def build_resnet_ffp_backbone(cfg, input_shape: ShapeSpec) -> FFP:
         norm=cfg.MODEL.FFP.NORM,
         num_top_levels=cfg.MODEL.FFP.NUM_TOP_LEVELS,
         deconv_kernel=cfg.MODEL.FFP.DECONV_KERNEL,
+        psi_init=cfg.MODEL.FFP.PSI_INIT,
+        init_seed=cfg.SEED,
     )

@@ -6,6 +6,7 @@ from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone.fpn import FPN
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
+from ..seeded_init import module_rng
 from .top_levels import MaxPoolTopLevels
 
 
@@ -33,11 +34,16 @@ class FPNP2P7(FPN):
 
 @BACKBONE_REGISTRY.register()
 def build_resnet_fpn_p2p7_backbone(cfg, input_shape: ShapeSpec) -> FPNP2P7:
-    """ResNet (``MODEL.RESNETS``) + FPN P2-P7 (``MODEL.FPN``: in features, width, norm, fuse)."""
-    return FPNP2P7(
-        bottom_up=build_resnet_backbone(cfg, input_shape),
-        in_features=cfg.MODEL.FPN.IN_FEATURES,
-        out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
-        norm=cfg.MODEL.FPN.NORM,
-        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
-    )
+    """ResNet (``MODEL.RESNETS``) + FPN P2-P7 (``MODEL.FPN``: in features, width, norm,
+    fuse). The ResNet draws its init from the same stream as the FFP's ResNet
+    (:func:`module_rng`), so the baseline and DF2S2 start from one backbone."""
+    with module_rng(cfg.SEED, "backbone.bottom_up"):
+        bottom_up = build_resnet_backbone(cfg, input_shape)
+    with module_rng(cfg.SEED, "backbone.fpn"):
+        return FPNP2P7(
+            bottom_up=bottom_up,
+            in_features=cfg.MODEL.FPN.IN_FEATURES,
+            out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
+            norm=cfg.MODEL.FPN.NORM,
+            fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
+        )

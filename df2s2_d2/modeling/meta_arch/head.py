@@ -1,7 +1,7 @@
 """DF2S2 head: Detectron2's RetinaNetHead with one tower shared by the cls, box and
 (training-only) seg predictors."""
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from fvcore.nn import weight_init
 from torch import Tensor, nn
@@ -10,6 +10,8 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+
+from ..seeded_init import module_rng
 
 TOWER_INITS = ("xavier", "normal")
 
@@ -29,6 +31,11 @@ class DF2S2Head(RetinaNetHead):
     - ``tower_init``: "xavier" (the paper, 3.4: Detectron's XavierFill, uniform with
       bound sqrt(3 / fan_in)) or "normal" (RetinaNet's std 0.01) for the tower convs.
       Every ablation variant, the RetinaNet baseline included, uses this one key.
+    - ``init_seed``: every module (``cls_subnet``, ``bbox_subnet``, ``cls_score``,
+      ``bbox_pred``, ``seg_pred``) is initialised from its own stream of this seed
+      (:func:`module_rng`), so variants under one seed share the weights of the modules
+      they have in common. None or < 0: RetinaNetHead's init from the global stream,
+      then the Xavier towers and the seg predictor, in that order.
     """
 
     @configurable
@@ -44,6 +51,7 @@ class DF2S2Head(RetinaNetHead):
         shared_tower: bool = True,
         seg_head: bool = True,
         tower_init: str = "xavier",
+        init_seed: Optional[int] = None,
     ):
         super().__init__(
             input_shape=input_shape,
@@ -57,22 +65,36 @@ class DF2S2Head(RetinaNetHead):
             raise ValueError(f"tower_init must be one of {TOWER_INITS}, got {tower_init!r}")
         if any(s.channels != input_shape[0].channels for s in input_shape):
             raise ValueError(f"All head input levels need one width, got {input_shape}")
-        if shared_tower:
-            self.bbox_subnet = None
         self.seg_pred = (
             nn.Conv2d(conv_dims[-1], num_classes, kernel_size=3, stride=1, padding=1)
             if seg_head
             else None
         )
-        if self.seg_pred is not None:
-            # As the cls predictor: sparse targets, so start at the prior.
-            nn.init.normal_(self.seg_pred.weight, std=0.01)
-            nn.init.constant_(self.seg_pred.bias, -math.log((1 - prior_prob) / prior_prob))
-        if tower_init == "xavier":
-            for tower in (self.cls_subnet, self.bbox_subnet):
-                for layer in tower.modules() if tower is not None else ():
-                    if isinstance(layer, nn.Conv2d):
+        self._initialise(tower_init, prior_prob, init_seed)
+        if shared_tower:
+            self.bbox_subnet = None
+
+    def _initialise(self, tower_init: str, prior_prob: float, init_seed: Optional[int]) -> None:
+        """Towers: Xavier or normal (std 0.01), bias 0; predictors: normal (std 0.01),
+        bias 0, the cls and seg biases at the prior (sparse targets: start at the prior)."""
+        prior_bias = -math.log((1 - prior_prob) / prior_prob)
+        paired = init_seed is not None and init_seed >= 0
+        for name in ("cls_subnet", "bbox_subnet", "cls_score", "bbox_pred", "seg_pred"):
+            module = getattr(self, name)
+            is_tower = name.endswith("subnet")
+            if module is None or not (paired or name == "seg_pred" or (is_tower and tower_init == "xavier")):
+                continue  # unpaired: RetinaNetHead's own init stays
+            with module_rng(init_seed, f"head.{name}"):
+                for layer in module.modules():
+                    if not isinstance(layer, nn.Conv2d):
+                        continue
+                    if is_tower and tower_init == "xavier":
                         weight_init.c2_xavier_fill(layer)
+                    else:
+                        nn.init.normal_(layer.weight, std=0.01)
+                        nn.init.constant_(layer.bias, 0)
+            if name in ("cls_score", "seg_pred"):
+                nn.init.constant_(module.bias, prior_bias)
 
     @classmethod
     def from_config(cls, cfg, input_shape: List[ShapeSpec]):
@@ -81,6 +103,7 @@ class DF2S2Head(RetinaNetHead):
             shared_tower=cfg.MODEL.DF2S2.SHARED_TOWER,
             seg_head=cfg.MODEL.DF2S2.SEG_HEAD,
             tower_init=cfg.MODEL.DF2S2.TOWER_INIT,
+            init_seed=cfg.SEED,
         )
         return ret
 
