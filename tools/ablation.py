@@ -41,12 +41,16 @@ SCALE_CONFIG = "configs/Synth/df2s2_R_18_quick.yaml"
 VARIANT_DIR = REPO / "configs/WIDER-FACE/ablations"
 VARIANT_BASE = "../df2s2_R_50.yaml"
 
-# Rows of the study, in order: neighbours in the first six differ in one factor.
+# Rows of the study, in order: neighbours in the first eight differ in one factor.
 VARIANTS = {
     "retinanet_p2p7": "RetinaNet, FPN P2-P7 (baseline)",
     "seg": "+ Seg. (FPN, separate towers)",
-    "fus": "+ Fus. (FFP, no seg branch)",
+    "fus_psi_xavier": "+ Fus. (FFP, Psi xavier)",
+    "fus_psi_zero": "+ Fus. (FFP, Psi zero)",
+    "df2s2_psi_xavier": "Fus.+Seg., shared tower (DF2S2, Psi xavier)",
+    "df2s2_psi_zero": "Fus.+Seg., shared tower (DF2S2, Psi zero)",
     "fus_seg_separate": "Fus.+Seg., separate towers",
+    "fus": "+ Fus. (FFP, no seg branch)",
     "df2s2": "Fus.+Seg., shared tower (DF2S2)",
     "df2s2_no_crop": "DF2S2 without random crop",
     "lambda2_0.2": "DF2S2, lambda2 0.2",
@@ -54,6 +58,15 @@ VARIANTS = {
     "df2s2_photometric": "DF2S2 + photometric distortion (ours)",
     "df2s2_normal_init": "DF2S2, RetinaNet's normal tower init",
 }
+
+LOSS_TERMS = ("loss_cls", "loss_box_reg", "loss_seg")
+
+
+def default_psi_init() -> str:
+    """``MODEL.FFP.PSI_INIT``'s default: the init of the variants that do not set it."""
+    from df2s2_d2 import get_df2s2_cfg
+
+    return get_df2s2_cfg().MODEL.FFP.PSI_INIT
 
 SUBSETS = ("easy", "medium", "hard")
 
@@ -99,10 +112,10 @@ def run_command(variant: str, seed: int, args) -> list:
             *variant_overrides(variant), *args.opts]
 
 
-def loss_curve(metrics_file: Path) -> list:
-    """[[iteration, total_loss], ...] of Detectron2's metrics.json."""
+def loss_curve(metrics_file: Path, term: str = "total_loss") -> list:
+    """[[iteration, loss], ...] of one loss term in Detectron2's metrics.json."""
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    return [[r["iteration"], round(r["total_loss"], 5)] for r in rows if "total_loss" in r]
+    return [[r["iteration"], round(r[term], 5)] for r in rows if term in r]
 
 
 def ap_curve(metrics_file: Path) -> list:
@@ -133,13 +146,15 @@ def log_wall_seconds(log_file: Path) -> float:
 def run_record(variant: str, seed: int, train_dir: Path, iters: int, device: str, opts: list,
                wall_seconds: float) -> dict:
     """The per-run JSON: APs of the last evaluation, every evaluation (``ap_curve``), the
-    loss curve; a run that ended before ``iters`` (a time limit) says where it stopped."""
+    total loss curve and one curve per loss term the model has (``loss_terms``); a run
+    that ended before ``iters`` (a time limit) says where it stopped."""
     metrics = train_dir / "metrics.json"
     losses = loss_curve(metrics) if metrics.exists() else []
+    terms = {t: loss_curve(metrics, t) for t in LOSS_TERMS} if metrics.exists() else {}
     aps = ap_curve(metrics) if metrics.exists() else []
     record = {"variant": variant, "seed": seed, "iters": iters, "device": device,
               "wall_seconds": round(wall_seconds, 1), "overrides": variant_overrides(variant) + list(opts),
-              "ap_curve": aps, "loss_curve": losses}
+              "ap_curve": aps, "loss_curve": losses, "loss_terms": {t: c for t, c in terms.items() if c}}
     last = losses[-1][0] + 1 if losses else 0
     if last < iters:
         record["stopped_at"] = last
@@ -215,7 +230,8 @@ def run_all(args) -> None:
             finish(*item, args, runs_dir)
 
 
-# The paper's claims, each a paired difference "a - b" expected to be > 0.
+# The paper's claims, each a paired difference "a - b" expected to be > 0. "fus" and
+# "df2s2" stand for the runs of the default Psi init (see ``resolve``).
 CLAIMS = [
     ("Table 2: Seg. > baseline", "seg", "retinanet_p2p7", SUBSETS),
     ("Table 2: Fus. > baseline", "fus", "retinanet_p2p7", SUBSETS),
@@ -223,12 +239,24 @@ CLAIMS = [
     ("Table 2: Fus.+Seg. (DF2S2) > Seg.", "df2s2", "seg", SUBSETS),
     ("Table 2: Fus.+Seg. (DF2S2) > Fus.", "df2s2", "fus", SUBSETS),
     ("Fus.+Seg.: shared tower > separate towers", "df2s2", "fus_seg_separate", SUBSETS),
+    ("Fus. zero > Fus. xavier", "fus_psi_zero", "fus_psi_xavier", SUBSETS),
+    ("DF2S2 zero > DF2S2 xavier", "df2s2_psi_zero", "df2s2_psi_xavier", SUBSETS),
+    ("Fus. xavier > baseline", "fus_psi_xavier", "retinanet_p2p7", SUBSETS),
+    ("DF2S2 xavier > baseline", "df2s2_psi_xavier", "retinanet_p2p7", SUBSETS),
     ("Table 2: Aug. (random crop) helps hard", "df2s2", "df2s2_no_crop", ("hard",)),
     ("Table 3: lambda2 0.05 > 0.2", "df2s2", "lambda2_0.2", SUBSETS),
     ("Table 3: lambda2 0.05 > 1.0", "df2s2", "lambda2_1.0", SUBSETS),
     ("Ours: photometric distortion helps", "df2s2_photometric", "df2s2", SUBSETS),
     ("Paper's Xavier tower init > RetinaNet's normal", "df2s2", "df2s2_normal_init", SUBSETS),
 ]
+
+
+def resolve(name: str, runs: dict, psi_init: str) -> str:
+    """``name``, or for "fus" / "df2s2" without runs of their own, the variant that sets
+    the default Psi init explicitly ("df2s2" -> "df2s2_psi_zero")."""
+    if name in runs or name not in ("fus", "df2s2"):
+        return name
+    return f"{name}_psi_{psi_init}"
 
 
 def t_half_width(values: list, confidence: float = 0.95) -> float:
@@ -301,9 +329,10 @@ def _mean_std(values: dict) -> str:
     return f"{statistics.mean(values.values()):.1f} ± {statistics.stdev(values.values()) if len(values) > 1 else 0:.1f}"
 
 
-def _claim_rows(runs: dict, prefix: str = "") -> list:
+def _claim_rows(runs: dict, psi_init: str, prefix: str = "") -> list:
     rows = []
     for claim, a, b, subsets in CLAIMS:
+        a, b = resolve(a, runs, psi_init), resolve(b, runs, psi_init)
         if a not in runs or b not in runs:
             continue
         for subset in subsets:
@@ -319,20 +348,20 @@ CLAIM_HEADER = ["| claim | subset | paired difference (AP) | 95 % CI | seeds | v
                 "|---|---|---|---|---|---|"]
 
 
-def report_markdown(runs: dict, variants: dict) -> str:
+def report_markdown(runs: dict, variants: dict, psi_init: str) -> str:
     lines = ["| variant | seeds | AP easy | AP medium | AP hard |", "|---|---|---|---|---|"]
     for name, what in variants.items():
         if name not in runs:
             continue
         cells = [_mean_std(runs[name][s]) for s in SUBSETS]
         lines.append(f"| {what} | {len(runs[name]['easy'])} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± standard deviation over seeds.", "", *CLAIM_HEADER, *_claim_rows(runs)]
+    lines += ["", "Mean ± standard deviation over seeds.", "", *CLAIM_HEADER, *_claim_rows(runs, psi_init)]
     for r in runs["failed"]:
         lines.append(f"\nFailed: {r['variant']} seed {r['seed']}: {r['failed']}")
     return "\n".join(lines)
 
 
-def report_by_iteration(by_iter: dict, variants: dict, records: list) -> str:
+def report_by_iteration(by_iter: dict, variants: dict, records: list, psi_init: str) -> str:
     """AP per variant at every evaluation iteration, the claims at each iteration where both
     sides were evaluated, and the baseline's training loss over the base-LR phase."""
     lines = ["| iteration | variant | seeds | AP easy | AP medium | AP hard |", "|---|---|---|---|---|---|"]
@@ -344,7 +373,7 @@ def report_by_iteration(by_iter: dict, variants: dict, records: list) -> str:
     lines += ["", "Mean ± standard deviation over seeds, at each evaluation (after `iteration` "
               "training iterations).", "", *CLAIM_HEADER]
     for it, runs in by_iter.items():
-        lines += _claim_rows(runs, prefix=f"{it} it, ")
+        lines += _claim_rows(runs, psi_init, prefix=f"{it} it, ")
     baseline = [r for r in records if r["variant"] == "retinanet_p2p7" and r.get("loss_curve")]
     if baseline:
         windows = base_lr_loss_windows(baseline)
@@ -388,19 +417,25 @@ def plot_report(results: Path, runs: dict, variants: dict) -> None:
     plt.close(fig)
 
 
-def plot_loss_curves(results: Path, records: list, variants: dict) -> None:
-    """Training loss of the baseline and DF2S2, every seed, log scale."""
+def plot_loss_curves(results: Path, records: list, variants: dict, psi_init: str) -> None:
+    """The total loss and each loss term of the baseline and DF2S2 (default Psi init),
+    every seed, log scale: which term lags."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for r in records:
-        if r.get("loss_curve") and r["variant"] in ("retinanet_p2p7", "df2s2"):
-            it, loss = zip(*r["loss_curve"])
-            ax.plot(it, loss, color="C0" if r["variant"] == "retinanet_p2p7" else "C3", alpha=0.6,
-                    label=variants[r["variant"]] if r["seed"] == 0 else None)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("training loss (total)")
-    ax.set_yscale("log")
-    ax.legend()
+    names = {r["variant"] for r in records}
+    pair = ["retinanet_p2p7", resolve("df2s2", names, psi_init)]
+    fig, axes = plt.subplots(1, 1 + len(LOSS_TERMS), figsize=(16, 4))
+    for ax, term in zip(axes, ("total_loss", *LOSS_TERMS)):
+        for r in records:
+            curve = r.get("loss_curve") if term == "total_loss" else r.get("loss_terms", {}).get(term)
+            if curve and r["variant"] in pair:
+                it, loss = zip(*curve)
+                ax.plot(it, loss, color=f"C{pair.index(r['variant'])}", alpha=0.6,
+                        label=variants[r["variant"]] if r["seed"] == min(x["seed"] for x in records) else None)
+        ax.set_title(term)
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+    axes[0].set_ylabel("training loss")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(results / "loss_curves.png", dpi=110)
     plt.close(fig)
@@ -429,17 +464,18 @@ def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
 def write_report(results: Path, variants: dict) -> str:
     all_records = load_records(results)
     runs = load_runs(all_records)
-    text = report_markdown(runs, variants)
+    psi_init = default_psi_init()
+    text = report_markdown(runs, variants, psi_init)
     records = [r for r in all_records if "failed" not in r]
     by_iter = load_ap_by_iteration(records)
     if any("stopped_at" in r or len(r.get("ap_curve", [])) > 1 for r in records):
-        text += "\n\n## By evaluation\n\n" + report_by_iteration(by_iter, variants, records)
+        text += "\n\n## By evaluation\n\n" + report_by_iteration(by_iter, variants, records, psi_init)
         plot_ap_curves(results, by_iter, variants)
     (results / "ablation.md").write_text(text + "\n")
     if any(k != "failed" for k in runs):
         plot_report(results, runs, variants)
     if any(r.get("loss_curve") for r in records):
-        plot_loss_curves(results, records, variants)
+        plot_loss_curves(results, records, variants, psi_init)
     return text
 
 

@@ -20,9 +20,33 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "Synth" / "df2s2_R_18_quick.yaml"
+# The documented result: this configuration over several seeds (dev/quickstart_seeds.py).
+DOCUMENTED = REPO / "results" / "quickstart_seeds" / "summary.json"
+# AP points below the documented mean that make a run suspect (the seeds' spread is a
+# few points); without the summary, the floors every seed is expected to reach.
+TOLERANCE = 10.0
+FLOORS = {"easy": 80.0, "hard": 60.0}
+
+
+def shortfall(ap: dict, documented: Path = DOCUMENTED) -> Optional[str]:
+    """A warning when ``ap`` (subset -> AP) is far below the documented result; else None."""
+    if documented.exists():
+        summary = json.loads(documented.read_text())
+        expected = {s: summary[f"AP_{s}"]["mean"] - TOLERANCE for s in ("easy", "medium", "hard")}
+        source = f"the documented mean minus {TOLERANCE:g} ({documented.relative_to(REPO)})"
+    else:
+        expected, source = FLOORS, "the floors every seed is expected to reach"
+    low = {s: (ap[s], floor) for s, floor in expected.items() if ap[s] < floor}
+    if not low:
+        return None
+    what = ", ".join(f"{s} {got:.1f} < {floor:.1f}" for s, (got, floor) in low.items())
+    return (f"WARNING: this run's AP is far below the documented result ({what}; expected at least "
+            f"{source}). Training did not converge: see the loss curve in output/.../train/metrics.json "
+            "and any 'training loss has risen' warning in its log.")
 
 
 def prepare_data(root: Path) -> float:
@@ -105,6 +129,9 @@ def main() -> None:
     print(f"  time: {metrics['total_seconds']:.0f} s (training + evaluation "
           f"{metrics['train_and_eval_seconds']:.0f} s)")
     print(f"  results in {output}: metrics.json, wider_face_pr_curves.png, detections/")
+    warning = shortfall(ap)
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 if __name__ == "__main__":

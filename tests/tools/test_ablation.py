@@ -218,3 +218,37 @@ def test_the_final_evaluation_counts_the_whole_schedule_and_periodic_ones_the_st
     (tmp_path / "res/runs").mkdir(parents=True)
     (tmp_path / "res/runs/seg_seed0.json").write_text(json.dumps(record))
     assert list(ablation.load_ap_by_iteration(ablation.load_records(tmp_path / "res"))) == [20, 40]
+
+
+def test_run_record_keeps_a_curve_per_loss_term(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    rows = [{"iteration": it, "total_loss": 3 - it / 20, "loss_cls": 2 - it / 40, "loss_box_reg": 1 - it / 40,
+             "loss_seg": 0.02} for it in (19, 39)]
+    (folder / "metrics.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    record = ablation.run_record("df2s2", 0, folder, 40, "cpu", [], 1.0)
+    assert record["loss_terms"] == {"loss_cls": [[19, 1.525], [39, 1.025]],
+                                    "loss_box_reg": [[19, 0.525], [39, 0.025]],
+                                    "loss_seg": [[19, 0.02], [39, 0.02]]}
+    no_seg = ablation.run_record("fus_psi_zero", 0, folder, 40, "cpu", [], 1.0)
+    assert no_seg["overrides"] == ["MODEL.FFP.PSI_INIT", "zero", "MODEL.DF2S2.SHARED_TOWER", "False",
+                                   "MODEL.DF2S2.SEG_HEAD", "False"]
+
+
+def test_the_default_init_claims_use_the_runs_of_the_default_psi_init(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    default = ablation.default_psi_init()
+    other = {"zero": "xavier", "xavier": "zero"}[default]
+    for seed in range(3):
+        for variant, ap in (("retinanet_p2p7", 50.0), (f"fus_psi_{default}", 54.0), (f"fus_psi_{other}", 51.0),
+                            (f"df2s2_psi_{default}", 55.0 + seed), (f"df2s2_psi_{other}", 48.0)):
+            rec = {"variant": variant, "seed": seed, "iters": 40, **{f"AP_{s}": ap for s in ablation.SUBSETS},
+                   "loss_curve": [[19, 2.0], [39, 1.5]], "loss_terms": {"loss_cls": [[19, 1.0], [39, 0.8]]}}
+            (runs / f"{variant}_seed{seed}.json").write_text(json.dumps(rec))
+    text = ablation.write_report(tmp_path, ablation.VARIANTS)
+    assert "| Table 2: Fus.+Seg. (DF2S2) > baseline | easy | +6.0 | [+3.5, +8.5] | 3 | reproduced |" in text
+    assert "| Table 2: Fus. > baseline | hard | +4.0 |" in text
+    sign = "+" if default == "zero" else "-"
+    assert f"| Fus. zero > Fus. xavier | easy | {sign}3.0 |" in text
+    assert (tmp_path / "loss_curves.png").stat().st_size > 0

@@ -1,0 +1,19 @@
+"""dev/quickstart_seeds.py summarises the quick start over seeds."""
+from dev.quickstart_seeds import summary
+
+
+def record(seed, easy, medium, hard):
+    return {"seed": seed, "AP_easy": easy, "AP_medium": medium, "AP_hard": hard,
+            "loss_rise_warnings": 0, "train_and_eval_seconds": 600.0}
+
+
+def test_summary_counts_the_seeds_that_reach_the_floors_and_names_failures():
+    records = [record(0, 95.0, 93.0, 75.0), record(1, 91.0, 90.0, 59.0), record(2, 93.0, 92.0, 70.0),
+               {"seed": 3, "returncode": 1}]
+    table, markdown = summary(records, floor_easy=80.0, floor_hard=60.0)
+    assert table["passing"] == [0, 2] and table["failed"] == [3]
+    assert table["AP_easy"]["mean"] == 93.0 and table["AP_hard"]["min"] == 59.0
+    # t(0.975, 2) * stdev / sqrt(3) = 4.303 * 2 / 1.732
+    assert abs(table["AP_easy"]["ci95"] - 4.968) < 1e-3
+    assert "| 3 | failed (exit 1) |" in markdown
+    assert "2 of 4 seeds reach AP easy >= 80 and AP hard >= 60." in markdown
