@@ -2,7 +2,7 @@
 """The pyramid's state on one training batch: F-block gates, level scales, gradients.
 
     python dev/pyramid_stats.py --config-file configs/Synth/df2s2_R_18_quick.yaml \\
-        [--weights model_0000099.pth ...] [--out stats.json] [KEY VALUE ...]
+        [--weights model_0000099.pth ...] [--label NAME] [--out stats.json] [KEY VALUE ...]
 
 For the model of the config (its own init, or each ``--weights`` checkpoint) on the first
 batch of the config's training loader (the batches depend on ``SEED`` only):
@@ -12,10 +12,13 @@ batch of the config's training loader (the batches depend on ``SEED`` only):
   feature;
 - per output level (p2 ... p7): the std of the feature;
 - the loss terms and, after one backward pass, the gradient norm at each output level and
-  of each group of parameters (bottom-up, F-blocks, projections, head).
+  of each group of parameters (bottom-up, F-blocks, projections, head). The losses are
+  normalised by this batch's foreground count (RetinaNet's running normaliser is not in a
+  checkpoint), so they compare between rows, not with a training log.
 """
 import argparse
 import json
+import os
 from typing import Dict
 
 import torch
@@ -51,6 +54,8 @@ def pyramid_stats(model, batch) -> Dict:
     hooks.append(model.backbone.register_forward_hook(level_hook))
     model.train()
     model.zero_grad()
+    if hasattr(model, "loss_normalizer_momentum"):  # this batch's foreground count alone
+        model.loss_normalizer_momentum = 0.0
     with EventStorage(0):
         losses = model(batch)
     sum(losses.values()).backward()
@@ -70,11 +75,29 @@ def pyramid_stats(model, batch) -> Dict:
     }
 
 
+def markdown(results: Dict) -> str:
+    """One row per measured model: gate flips per F-block, level std, level grad norms, losses."""
+    first = next(iter(results.values()))
+    gates, levels = list(first["gates"]), list(first["level_std"])
+    head = (["model"] + [f"(1+Psi)<0 {g}" for g in gates] + [f"std {p}" for p in levels]
+            + [f"grad {p}" for p in levels] + list(first["losses"]))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in results.items():
+        cells = ([f"{100 * r['gates'][g]['negative_gate']:.1f} %" for g in gates]
+                 + [f"{r['level_std'][p]:.3g}" for p in levels]
+                 + [f"{r['level_grad_norm'][p]:.2g}" for p in levels]
+                 + [f"{v:.3g}" for v in r["losses"].values()])
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--weights", nargs="*", default=[], help="checkpoints to measure (default: the init)")
-    parser.add_argument("--out", help="write the statistics as JSON here")
+    parser.add_argument("--out", help="add the statistics to this JSON file (rows of other runs are kept) and "
+                        "write the markdown table of all of them beside it (.md)")
+    parser.add_argument("--label", help="name of the measured model in the output (default: the checkpoint)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args()
     cfg = get_df2s2_cfg(args.config_file, ["DATALOADER.NUM_WORKERS", 0, *args.opts])
@@ -86,11 +109,17 @@ def main() -> None:
     for weights in args.weights or ["(init)"]:
         if weights != "(init)":
             DetectionCheckpointer(model).load(weights)
-        results[weights] = pyramid_stats(model, batch)
-        print(weights, json.dumps(results[weights], indent=1))
+        name = f"{args.label} {weights}" if args.label else weights
+        results[name] = pyramid_stats(model, batch)
+    print(markdown(results))
     if args.out:
+        if os.path.exists(args.out):
+            with open(args.out) as f:
+                results = {**json.load(f), **results}
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
+        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+            f.write(markdown(results))
 
 
 if __name__ == "__main__":

@@ -128,3 +128,14 @@ def test_two_process_cpu_training_keeps_one_model(tiny_faces, tmp_path):
     assert rank0.keys() == rank1.keys()
     for k in rank0:
         assert torch.equal(rank0[k], rank1[k]), k
+
+
+def test_trainer_watches_the_loss_and_trains_on_the_seeded_loader(tiny_faces, tmp_path):
+    from df2s2_d2.loss_watch import LossRiseWarning
+    from train_net import Trainer
+
+    register_tiny(str(tiny_faces / "synth_faces"))
+    trainer = Trainer(tiny_cfg(tmp_path, 3))
+    watch = [h for h in trainer._hooks if isinstance(h, LossRiseWarning)]
+    assert len(watch) == 1 and watch[0].warmup_iters == trainer.cfg.SOLVER.WARMUP_ITERS
+    assert type(trainer.data_loader.dataset).__name__ == "SeededBatches"
