@@ -11,7 +11,8 @@ from df2s2_d2.known_warnings import KNOWN_WARNINGS, ignore_known_warnings
 from tests.common import CONFIGS, REPO
 from tests.tools.test_demo import CONFIG, OPTS, faces_image, weights  # noqa: F401  (fixture)
 
-ENTRY_POINTS = [REPO / "train_net.py", *sorted((REPO / "tools").glob("[!_]*.py"))]
+ENTRY_POINTS = [REPO / "train_net.py", *sorted((REPO / "tools").glob("[!_]*.py")),
+                *sorted((REPO / "dev").glob("[!_]*.py"))]
 KNOWN = "`torch.jit.script` is deprecated"
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the training mapper on one core: images/s, median of a few runs, on synthetic images.
 
-    python tools/benchmark_mapper.py [--config-file FILE] [--image-size 1024]
+    python dev/benchmark_mapper.py [--config-file FILE] [--image-size 1024]
         [--num-images 32] [--repeats 3] [KEY VALUE ...]
 
 Writes ``--num-images`` synthetic val images with a long side of ``--image-size``

@@ -1,34 +1,28 @@
 #!/usr/bin/env python
 """Time one training step (forward + backward + SGD) of a config's model on a real batch.
 
-    python tools/benchmark_train_step.py [--config-file FILE] [--threads 2] [--steps 8]
+    python dev/benchmark_train_step.py [--config-file FILE] [--threads 2] [--steps 8]
         [--repo CHECKOUT] [KEY VALUE ...]
 
 Takes one batch from ``train_net.Trainer``'s training loader (the face mapper, the
 config's batch size and crop size) and times ``--steps`` steps on it, reporting the
-median of all but the first two (warm-up). ``--repo`` imports ``train_net`` and
-``df2s2_d2`` from another checkout (an older commit, say), so that two versions of
-the code can be timed alternately on the same machine.
+median of all but the first two (warm-up). ``--repo`` times the ``train_net`` and
+``df2s2_d2`` of another checkout (an older commit, say), imported in a child interpreter
+that has the checkout first on ``PYTHONPATH``, so that two versions of the code can be
+timed alternately on the same machine.
 """
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", default="configs/Synth/df2s2_R_18_quick.yaml")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[])
-    args = parser.parse_args()
+def time_steps(args):
+    """Times the steps in this interpreter, which imports train_net and df2s2_d2 from --repo."""
     repo = os.path.abspath(args.repo)
-    sys.path.insert(0, repo)
-
     import torch
     from detectron2.engine import default_argument_parser
     from detectron2.utils.events import EventStorage
@@ -55,6 +49,24 @@ def main():
 
     print(f"{os.path.dirname(os.path.dirname(df2s2_d2.__file__))}: {len(batch)} images, median step {statistics.median(times[2:]):.3f} s "
           f"over {len(times) - 2} steps ({args.threads} threads)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-file", default="configs/Synth/df2s2_R_18_quick.yaml")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[])
+    args = parser.parse_args()
+    if args.in_this_process:
+        return time_steps(args)
+    # The code to time is the checkout's: a child interpreter with --repo first on its path.
+    repo = os.path.abspath(args.repo)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
+    child = [sys.executable, os.path.abspath(__file__), "--in-this-process", *sys.argv[1:]]
+    sys.exit(subprocess.run(child, env=env).returncode)
 
 
 if __name__ == "__main__":
