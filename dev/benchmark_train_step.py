@@ -13,6 +13,7 @@ timed alternately on the same machine.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -52,20 +53,21 @@ def time_steps(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", default="configs/Synth/df2s2_R_18_quick.yaml")
+    if sys.argv[1:2] == ["--in-this-process"]:  # the child started below
+        return time_steps(argparse.Namespace(**json.loads(sys.argv[2])))
+    from df2s2_d2.argument_parser import config_argument_parser
+
+    parser = config_argument_parser(__doc__.split("\n\n")[0],
+                                    config_file_default="configs/Synth/df2s2_R_18_quick.yaml",
+                                    config_file_help="path to a config file, relative to --repo")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[])
     args = parser.parse_args()
-    if args.in_this_process:
-        return time_steps(args)
     # The code to time is the checkout's: a child interpreter with --repo first on its path.
     repo = os.path.abspath(args.repo)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
-    child = [sys.executable, os.path.abspath(__file__), "--in-this-process", *sys.argv[1:]]
+    child = [sys.executable, os.path.abspath(__file__), "--in-this-process", json.dumps(vars(args))]
     sys.exit(subprocess.run(child, env=env).returncode)
 
 
