@@ -52,7 +52,7 @@ def add_df2s2_config(cfg):
     cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT = 1.0
     # Init of the head's tower convs, for every variant alike (the RetinaNet baseline
     # too): "xavier" (paper, 3.4: Detectron's XavierFill) or "normal" (RetinaNet's
-    # std 0.01). The predictors always start as RetinaNet's. Measured in tools/ablation.py.
+    # std 0.01). The predictors always start as RetinaNet's. Measured in dev/ablation.py.
     cfg.MODEL.DF2S2.TOWER_INIT = "xavier"
 
     # Face-aware training augmentation (data/dataset_mapper.py).
@@ -64,7 +64,7 @@ def add_df2s2_config(cfg):
     # Crops tried before falling back to the uncropped image.
     cfg.INPUT.FACE_AUG.CROP_TRIES = 50
     # Brightness / contrast / saturation / hue jitter. Not in the paper: this
-    # project's addition, off by default; measured in tools/ablation.py.
+    # project's addition, off by default; measured in dev/ablation.py.
     cfg.INPUT.FACE_AUG.PHOTOMETRIC = False
     # Side of the square training image after the crop.
     cfg.INPUT.FACE_AUG.TRAIN_SIZE = 640

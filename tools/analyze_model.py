@@ -34,14 +34,14 @@ from detectron2.modeling import build_model
 from detectron2.utils.logger import setup_logger
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 
 TASKS = ("flop", "parameter", "activation", "structure")
 logger = logging.getLogger("df2s2_d2.analyze_model")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="path to a config file")
+    parser = config_argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=["flop", "parameter"])
     parser.add_argument("--num-inputs", type=int, default=1,
                         help="images to average flops / activations over")
@@ -49,9 +49,6 @@ def get_parser() -> argparse.ArgumentParser:
                         help="size of the random input images")
     parser.add_argument("--use-dataset", action="store_true",
                         help="use the first images of DATASETS.TEST[0] instead of random ones")
-    parser.add_argument(
-        "opts", default=[], nargs=argparse.REMAINDER, help="config options: KEY VALUE pairs"
-    )
     return parser
 
 

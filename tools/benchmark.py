@@ -67,6 +67,7 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STANDARD_RETINANET = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
@@ -74,9 +75,10 @@ TRAIN_BATCH, FACES_PER_IMAGE = 2, 12
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", default=str(CONFIGS / "WIDER-FACE/df2s2_R_50.yaml"), metavar="FILE",
-                        help="the DF2S2 config")
+    parser = config_argument_parser(__doc__.split("\n\n")[0],
+                                    config_file_default=str(CONFIGS / "WIDER-FACE/df2s2_R_50.yaml"),
+                                    config_file_help="the DF2S2 config",
+                                    opts_help="config options for every model: KEY VALUE pairs")
     parser.add_argument("--baseline-config-file", metavar="FILE",
                         default=str(CONFIGS / "WIDER-FACE/retinanet_R_50_FPN_P2P7.yaml"),
                         help="the RetinaNet P2-P7 config DF2S2 is compared with")
@@ -95,9 +97,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", metavar="JSON", help="also write the measurements here")
     parser.add_argument("--deploy", action="store_true",
                         help="time the torch-free deploy runtime next to the eager model instead")
-    parser.add_argument(
-        "opts", default=[], nargs=argparse.REMAINDER, help="config options for every model: KEY VALUE pairs"
-    )
     return parser
 
 

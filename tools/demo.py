@@ -38,6 +38,7 @@ from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
 from df2s2_d2.data.transforms import CheckedResizeShortestEdge
 
@@ -47,8 +48,7 @@ ESC = 27
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="path to a config file")
+    parser = config_argument_parser(__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", nargs="+", help="image files, glob patterns or folders")
     source.add_argument("--video-input", metavar="FILE", help="a video file")
@@ -61,9 +61,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fail-fast", action="store_true",
         help="stop at the first image that cannot be read, instead of skipping it",
-    )
-    parser.add_argument(
-        "opts", default=[], nargs=argparse.REMAINDER, help="config options: KEY VALUE pairs"
     )
     return parser
 

@@ -59,6 +59,7 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.logger import setup_logger
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.deploy_export import DEPLOY_MODEL, export_deploy
 
@@ -71,8 +72,7 @@ logger = logging.getLogger("df2s2_d2.export")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", required=True, metavar="FILE", help="path to a config file")
+    parser = config_argument_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--format", choices=sorted(FORMATS), default="torchscript")
     parser.add_argument("--output", required=True, metavar="DIR", help="folder for the exported model")
     parser.add_argument(
@@ -82,9 +82,6 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-eval", action="store_true",
         help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS)",
-    )
-    parser.add_argument(
-        "opts", default=[], nargs=argparse.REMAINDER, help="config options: KEY VALUE pairs"
     )
     return parser
 

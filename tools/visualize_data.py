@@ -11,7 +11,6 @@ marked ignored are grey).
 """
 
 import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
-import argparse
 import itertools
 import os
 
@@ -24,6 +23,7 @@ from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
 from df2s2_d2 import get_df2s2_cfg  # importing df2s2_d2 registers the datasets
+from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import WiderFaceDatasetMapper
 
 FACE, IGNORED = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1)
@@ -109,12 +109,10 @@ def from_dataloader(cfg, num_images):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", default="", metavar="FILE")
+    parser = config_argument_parser(__doc__.split("\n\n")[0], config_file_default="")
     parser.add_argument("--source", choices=["annotation", "dataloader"], required=True)
     parser.add_argument("--output-dir", default="./output/visualize_data")
     parser.add_argument("--num-images", type=int, default=16)
-    parser.add_argument("opts", default=[], nargs=argparse.REMAINDER, help="config overrides")
     args = parser.parse_args()
     setup_logger(name="df2s2_d2")
     cfg = setup(args)

@@ -16,8 +16,8 @@ from detectron2.structures import Boxes, Instances
 from df2s2_d2.data import SkipBadImages, WiderFaceDatasetMapper
 from df2s2_d2.evaluation import WiderFaceEvaluator
 from df2s2_d2.evaluation.wider_face import main as evaluate_cli
-from df2s2_d2.evaluation.wider_face_ground_truth import load_wider_face_ground_truth
-from df2s2_d2.evaluation.wider_face_predictions import PredictionReport, read_prediction_file
+from df2s2_deploy.evaluation.wider_face_ground_truth import load_wider_face_ground_truth
+from df2s2_deploy.evaluation.wider_face_predictions import PredictionReport, read_prediction_file
 from tests.common import get_config
 from tests.data.bad_input import digests, write_jpeg, write_truncated_jpeg
 

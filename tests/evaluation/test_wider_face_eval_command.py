@@ -10,7 +10,7 @@ import numpy as np
 
 from df2s2_d2.evaluation import evaluate_wider_face, load_wider_face_ground_truth, read_prediction_dir
 from df2s2_d2.evaluation.wider_face import main as module_main
-from df2s2_d2.evaluation.wider_face_predictions import write_prediction_file
+from df2s2_deploy.evaluation.wider_face_predictions import write_prediction_file
 
 
 def random_set(tmp_path, ground_truth_writer):

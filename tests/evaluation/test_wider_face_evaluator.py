@@ -11,7 +11,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.structures import Boxes, Instances
 
 from df2s2_d2.evaluation import WiderFaceEvaluator
-from df2s2_d2.evaluation.wider_face_predictions import read_prediction_dir
+from df2s2_deploy.evaluation.wider_face_predictions import read_prediction_dir
 
 IMAGES = [
     ("0--Parade", "0_Parade_a", [[0, 0, 9, 9], [100, 100, 9, 9]]),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from df2s2_d2.evaluation.wider_face_ground_truth import load_wider_face_ground_truth
-from df2s2_d2.evaluation.wider_face_protocol import evaluate_wider_face
+from df2s2_deploy.evaluation.wider_face_ground_truth import load_wider_face_ground_truth
+from df2s2_deploy.evaluation.wider_face_protocol import evaluate_wider_face
 
 IMAGES = [
     ("0--Parade", "0_Parade_a", [[1, 2, 3, 4], [5, 6, 7, 8]]),

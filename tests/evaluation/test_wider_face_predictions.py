@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from df2s2_d2.evaluation.wider_face_predictions import (
+from df2s2_deploy.evaluation.wider_face_predictions import (
     PredictionReport,
     read_prediction_dir,
     read_prediction_file,

@@ -12,8 +12,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from df2s2_d2.evaluation.wider_face_ground_truth import WiderFaceGroundTruth
-from df2s2_d2.evaluation.wider_face_protocol import (
+from df2s2_deploy.evaluation.wider_face_ground_truth import WiderFaceGroundTruth
+from df2s2_deploy.evaluation.wider_face_protocol import (
     THRESHOLDS,
     evaluate_wider_face,
     matlab_int32,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the training mapper on one core: images/s, median of a few runs, on synthetic images.
 
-    python tools/benchmark_mapper.py [--config-file FILE] [--image-size 1024]
+    python dev/benchmark_mapper.py [--config-file FILE] [--image-size 1024]
         [--num-images 32] [--repeats 3] [KEY VALUE ...]
 
 Writes ``--num-images`` synthetic val images with a long side of ``--image-size``
@@ -10,7 +10,6 @@ times with ``WiderFaceDatasetMapper(cfg, is_train=True)``: read, crop, resize, f
 photometric distortion, instances and box-mask targets.
 """
 
-import argparse
 import logging
 import statistics
 import tempfile
@@ -21,16 +20,15 @@ import numpy as np
 import torch
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import WiderFaceDatasetMapper, generate_synthetic_dataset, load_wider_face_txt
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config-file", default="")
+    parser = config_argument_parser(__doc__.split("\n\n")[0], config_file_default="")
     parser.add_argument("--image-size", type=int, default=1024)
     parser.add_argument("--num-images", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[])
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

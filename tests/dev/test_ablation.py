@@ -1,4 +1,4 @@
-"""tools/ablation.py: variants read from the ablation configs, one factor per step,
+"""dev/ablation.py: variants read from the ablation configs, one factor per step,
 paired confidence intervals and verdicts."""
 import argparse
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.common import CONFIGS, get_config
-from tools import ablation
+from dev import ablation
 
 
 def merged(variant):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How often a face's seg-target level is the level of its best-IoU anchor.
 
-    python tools/seg_level_agreement.py [--wider-txt .../wider_face_train_bbx_gt.txt]
+    python dev/seg_level_agreement.py [--wider-txt .../wider_face_train_bbx_gt.txt]
 
 1. Synthetic faces of 10-600 px (square and 1:1.5, uniform in log size, random
    positions), one per 640 x 640 image, through the training mapper (no crop): the

@@ -1,10 +1,10 @@
-"""tools/seg_level_agreement.py: through the mapper, every face's seg level is its best-IoU level."""
+"""dev/seg_level_agreement.py: through the mapper, every face's seg level is its best-IoU level."""
 import torch
 from detectron2.modeling import build_model
 
 from df2s2_d2.modeling.seg_targets import build_box_mask_targets
 from tests.common import get_config
-from tools import seg_level_agreement as tool
+from dev import seg_level_agreement as tool
 
 
 def test_synthetic_faces_all_agree_and_the_earlier_rule_does_not():

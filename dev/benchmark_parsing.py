@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the WIDER FACE annotation parser: images/s and boxes/s, median of a few runs.
 
-    python tools/benchmark_parsing.py [--annotations DIR] [--repeats 5]
+    python dev/benchmark_parsing.py [--annotations DIR] [--repeats 5]
 
 DIR is a WIDER FACE root (or the annotation folder) holding ``wider_face_split/``;
 default ``$WIDER_FACE_ANNOTATIONS``, else ``$DETECTRON2_DATASETS/widerface``. Each

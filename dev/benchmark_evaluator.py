@@ -15,7 +15,7 @@ temporary folder in the official format, then evaluates it with
 Runs alternate (ours, port, ours, port, ...) and the medians are reported, with
 both results, as a markdown table.
 
-    python tools/benchmark_evaluator.py [--gt GT_DIR] [--repeats 3] [--unsorted]
+    python dev/benchmark_evaluator.py [--gt GT_DIR] [--repeats 3] [--unsorted]
 
 `--end-to-end` instead times whole command runs on the same set: `wider-face-eval`
 (torch-free) and `python -m df2s2_d2.evaluation.wider_face` (the same code, imported

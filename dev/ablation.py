@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """The paper's ablations (Tables 2, 3) in miniature on the synthetic face benchmark.
 
-    python tools/ablation.py --seeds 0 1 2 3 4 --jobs 2
-    python tools/ablation.py --device cuda --jobs 10 --deadline 480 TEST.EVAL_PERIOD 375
-    python tools/ablation.py --import-train-dirs DIR --iters 3000 --device cuda
-    python tools/ablation.py --report-only
+    python dev/ablation.py --seeds 0 1 2 3 4 --jobs 2
+    python dev/ablation.py --device cuda --jobs 10 --deadline 480 TEST.EVAL_PERIOD 375
+    python dev/ablation.py --import-train-dirs DIR --iters 3000 --device cuda
+    python dev/ablation.py --report-only
 
 The variants are the files of ``configs/WIDER-FACE/ablations/``: each one bases
 on ``df2s2_R_50.yaml`` and holds only the keys of its factor, and exactly those keys
