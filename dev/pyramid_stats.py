@@ -16,7 +16,6 @@ batch of the config's training loader (the batches depend on ``SEED`` only):
   normalised by this batch's foreground count (RetinaNet's running normaliser is not in a
   checkpoint), so they compare between rows, not with a training log.
 """
-import argparse
 import json
 import os
 from typing import Dict
@@ -28,6 +27,7 @@ from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import WiderFaceDatasetMapper, build_face_train_loader
 from df2s2_d2.modeling.backbone.ffp import FBlock
 
@@ -70,7 +70,7 @@ def pyramid_stats(model, batch) -> Dict:
         "gates": gates,
         "level_std": {k: float(v.detach().std()) for k, v in features.items()},
         "level_grad_norm": {k: float(v.grad.norm()) if v.grad is not None else None for k, v in features.items()},
-        "losses": {k: float(v) for k, v in losses.items()},
+        "losses": {k: float(v.detach()) for k, v in losses.items()},
         "parameter_grad_norm": grads,
     }
 
@@ -92,13 +92,11 @@ def markdown(results: Dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config-file", required=True)
+    parser = config_argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="*", default=[], help="checkpoints to measure (default: the init)")
     parser.add_argument("--out", help="add the statistics to this JSON file (rows of other runs are kept) and "
                         "write the markdown table of all of them beside it (.md)")
     parser.add_argument("--label", help="name of the measured model in the output (default: the checkpoint)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args()
     cfg = get_df2s2_cfg(args.config_file, ["DATALOADER.NUM_WORKERS", 0, *args.opts])
     if cfg.SEED >= 0:
