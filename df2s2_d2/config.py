@@ -7,6 +7,8 @@ import yaml
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
 
+from .config_checks import check_config_values
+
 BASE_KEY = "_BASE_"
 
 
@@ -98,6 +100,7 @@ def get_df2s2_cfg(config_file: Optional[str] = None, opts: Sequence = ()) -> CN:
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise ConfigFileError(config_file, f"{type(e).__name__}: {e}") from e
     cfg.merge_from_list(list(opts))
+    check_config_values(cfg)
     return cfg
 
 
