@@ -52,7 +52,8 @@ def check_checkpoint_file(path: str, named_by: str = "") -> None:
                 archive.infolist()
         except (zipfile.BadZipFile, OSError) as e:
             raise CheckpointFileError(
-                path, f"truncated or damaged PyTorch checkpoint{by}: not a complete zip archive ({e})"
+                path, f"truncated or damaged PyTorch checkpoint{by}: not a complete zip archive "
+                f"({e}); {EXPECTED}"
             ) from None
     elif head[:1] == PICKLE_PROTOCOL or path.endswith(".pkl"):
         try:
