@@ -6,11 +6,6 @@ from numbers import Real
 
 __all__ = ["ConfigValueError", "check_config_values"]
 
-# Meta-architectures whose anchors are those of MODEL.RETINANET.IN_FEATURES; the
-# R-CNNs' are those of MODEL.RPN.IN_FEATURES.
-RETINANET_LIKE = ("DF2S2", "RetinaNet")
-
-
 class ConfigValueError(ValueError):
     """A config value out of its range; the message starts with the key."""
 
@@ -119,9 +114,28 @@ def _check_iou_thresholds(head: str, node) -> None:
         )
 
 
+def _anchor_head(meta_architecture: str):
+    """"RETINANET" or "RPN": the node whose IN_FEATURES are the anchor levels of the
+    meta-architecture (RetinaNet and its subclasses such as DF2S2, or the R-CNNs); None
+    for one that is not registered (yet) or is neither."""
+    from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN, ProposalNetwork, RetinaNet
+
+    try:
+        arch = META_ARCH_REGISTRY.get(meta_architecture)
+    except KeyError:
+        return None
+    if isinstance(arch, type) and issubclass(arch, RetinaNet):
+        return "RETINANET"
+    if isinstance(arch, type) and issubclass(arch, (GeneralizedRCNN, ProposalNetwork)):
+        return "RPN"
+    return None
+
+
 def _check_anchor_levels(cfg) -> None:
     """MODEL.ANCHOR_GENERATOR.SIZES / ASPECT_RATIOS: one entry, or one per level."""
-    head = "RETINANET" if cfg.MODEL.META_ARCHITECTURE in RETINANET_LIKE else "RPN"
+    head = _anchor_head(cfg.MODEL.META_ARCHITECTURE)
+    if head is None:
+        return
     levels = len(cfg.MODEL[head].IN_FEATURES)
     for name in ("SIZES", "ASPECT_RATIOS"):
         key = f"MODEL.ANCHOR_GENERATOR.{name}"
