@@ -52,7 +52,9 @@ RULES = {
     "MODEL.RETINANET.SMOOTH_L1_LOSS_BETA": (_at_least(0), "a number >= 0"),
     "MODEL.RETINANET.PRIOR_PROB": (_between(0, 1, True, True), "a number in (0, 1)"),
     "MODEL.RETINANET.NUM_CLASSES": (_at_least(1, True), "an integer >= 1"),
-    "MODEL.RETINANET.SCORE_THRESH_TEST": (_between(0, 1), "a number in [0, 1]"),
+    "MODEL.RETINANET.SCORE_THRESH_TEST": (
+        lambda v: _number(v) and v <= 1, "a number <= 1 (< 0: every anchor a candidate)"
+    ),
     "MODEL.RETINANET.NMS_THRESH_TEST": (_between(0, 1), "a number in [0, 1]"),
     "MODEL.RETINANET.TOPK_CANDIDATES_TEST": (_at_least(1, True), "an integer >= 1"),
     "MODEL.FFP.OUT_CHANNELS": (_at_least(1, True), "an integer >= 1"),

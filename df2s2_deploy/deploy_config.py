@@ -227,7 +227,7 @@ _RANGES = {
     "box_transform.weights": (lambda v: len(v) == 4 and all(x > 0 for x in v), "4 values > 0"),
     "box_transform.scale_clamp": (lambda v: v > 0, "a number > 0"),
     "inference.num_classes": (lambda v: v >= 1, "an integer >= 1"),
-    "inference.score_threshold": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "inference.score_threshold": (lambda v: v <= 1, "a number <= 1 (< 0: every anchor)"),
     "inference.topk_candidates": (lambda v: v >= 1, "an integer >= 1"),
     "inference.nms_threshold": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "inference.max_detections": (lambda v: v >= 1, "an integer >= 1"),

@@ -78,7 +78,8 @@ def test_an_empty_or_truncated_onnx_is_an_error_naming_it(model, tmp_path, capsy
 
 @pytest.mark.parametrize("section, key, value, expected", [
     ("inference", "topk_candidates", "1000", "expected int"),
-    ("inference", "score_threshold", 1.5, r"expected a number in \[0, 1\]"),
+    ("inference", "score_threshold", 1.5, r"expected a number <= 1"),
+    ("inference", "nms_threshold", -0.1, r"expected a number in \[0, 1\]"),
     ("input", "pixel_std", [1.0, 0.0, 1.0], "expected 3 non-zero values"),
     ("anchors", "sizes", [[16]], "expected one entry per level"),
     ("anchors", "offset", None, "expected float"),
