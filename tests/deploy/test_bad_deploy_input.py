@@ -281,3 +281,25 @@ def test_a_read_error_names_the_file(deploy_model, tmp_path, write, reason):
     with pytest.raises(ValueError, match=rf"{path}: .*{reason}"):
         OnnxFaceDetector(deploy_model[0]).detect([os.fspath(path)])
     assert file_digests(path) == before
+
+
+def test_a_wider_face_prediction_file_linked_to_an_input_is_refused(model, photos, tmp_path, capsys):
+    out = tmp_path / "predictions"
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "a.txt").symlink_to(photos / "a.png")
+    assert detect(tmp_path, photos, "--model", model[0], "--output", out, "--wider-face") == 2
+    assert f"resolves to {photos / 'a.png'}" in capsys.readouterr().err
+
+
+def test_a_wider_face_prediction_file_linked_elsewhere_is_replaced_not_written_through(
+    model, photos, tmp_path
+):
+    other = tmp_path / "keep.txt"
+    other.write_text("not ours")
+    out = tmp_path / "predictions"
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "b.txt").symlink_to(other)
+    assert detect(tmp_path, photos, "--model", model[0], "--output", out, "--wider-face") == 0
+    assert not (out / "photos" / "b.txt").is_symlink()
+    assert (out / "photos" / "b.txt").read_text().startswith("b\n")
+    assert other.read_text() == "not ours"
