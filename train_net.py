@@ -12,17 +12,18 @@ import os
 from collections import OrderedDict
 
 import detectron2.utils.comm as comm
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, hooks, launch
 from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import verify_results
 import torch.distributed
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.checkpoint import check_to_load, load_weights
 from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader, build_face_train_loader
 from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.loss_watch import LossRiseWarning
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
+from df2s2_deploy.output_paths import check_output_dir
 
 
 @contextlib.contextmanager
@@ -57,6 +58,12 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg):
         with cpu_distributed_data_parallel():
             super().__init__(cfg)
+
+    def resume_or_load(self, resume=True):
+        """Detectron2's, after checking the file it reads (MODEL.WEIGHTS, or the one
+        OUTPUT_DIR/last_checkpoint names): a bad file is an error naming it."""
+        check_to_load(self.checkpointer, self.cfg.MODEL.WEIGHTS, resume)
+        super().resume_or_load(resume=resume)
 
     def state_dict(self):
         """Checkpointed trainer state, with the optimizer's (momentum buffers).
@@ -109,6 +116,8 @@ class Trainer(DefaultTrainer):
 def setup(args):
     cfg = get_df2s2_cfg(args.config_file, args.opts)
     cfg.freeze()
+    # before default_setup, which creates OUTPUT_DIR and writes its log there
+    check_output_dir(cfg.OUTPUT_DIR, [args.config_file, cfg.MODEL.WEIGHTS], what="OUTPUT_DIR")
     default_setup(cfg, args)
     return cfg
 
@@ -117,9 +126,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume
-        )
+        load_weights(model, cfg.MODEL.WEIGHTS, cfg.OUTPUT_DIR, resume=args.resume)
         res = Trainer.test(cfg, model)
         if cfg.TEST.AUG.ENABLED:
             res.update(Trainer.test_with_TTA(cfg, model))

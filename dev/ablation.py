@@ -500,6 +500,10 @@ def main() -> None:
     if args.import_train_dirs:
         import_runs(Path(args.import_train_dirs), Path(args.results) / "runs", args.iters, args.device, args.opts)
     elif not args.report_only:
+        from df2s2_deploy.output_paths import check_output_dir
+
+        check_output_dir(args.output)  # before any run starts
+        check_output_dir(args.results, what="--results")
         run_all(args)
     print(write_report(Path(args.results), VARIANTS))
 

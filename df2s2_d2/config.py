@@ -7,6 +7,8 @@ import yaml
 from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg
 
+from .config_checks import check_config_values
+
 BASE_KEY = "_BASE_"
 
 
@@ -104,24 +106,9 @@ def get_df2s2_cfg(config_file: Optional[str] = None, opts: Sequence = ()) -> CN:
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise ConfigFileError(config_file, f"{type(e).__name__}: {e}") from e
     cfg.merge_from_list(list(opts))
-    _check_choices(cfg)
+    check_config_values(cfg)
     return cfg
 
-
-# Keys whose value must be one of a few names: checked at load, not at build time.
-CHOICES = {
-    "MODEL.FFP.PSI_INIT": ("zero", "xavier"),
-    "MODEL.DF2S2.TOWER_INIT": ("xavier", "normal"),
-}
-
-
-def _check_choices(cfg) -> None:
-    for key, allowed in CHOICES.items():
-        node = cfg
-        for part in key.split("."):
-            node = node[part]
-        if node not in allowed:
-            raise ValueError(f"{key} must be one of {', '.join(map(repr, allowed))}; got {node!r}")
 
 
 def _check_config_file(path: str, children: Sequence[str] = ()) -> None:

@@ -17,6 +17,7 @@ from df2s2_deploy.deploy_config import (
     InputConfig,
     OutputConfig,
 )
+from df2s2_deploy.output_paths import replace_file
 
 __all__ = ["DEPLOY_MODEL", "HeadOutputs", "deploy_config", "export_deploy"]
 
@@ -105,20 +106,19 @@ def export_deploy(
 ) -> str:
     """Write ``face_detector.onnx`` (raw head outputs, dynamic N / H / W) and its JSON,
     tracing the eval-mode ``model`` on ``inputs`` (one model input dict); returns the path."""
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, DEPLOY_MODEL)
     config = deploy_config(cfg, model)
     outputs = config.outputs.cls_logits + config.outputs.box_deltas
     with torch.no_grad():
         images = model.preprocess_image(inputs).tensor
-        torch.onnx.export(
-            HeadOutputs(model).eval(), (images,), path, dynamo=False, opset_version=opset,
+        replace_file(path, lambda tmp: torch.onnx.export(
+            HeadOutputs(model).eval(), (images,), tmp, dynamo=False, opset_version=opset,
             input_names=["image"], output_names=outputs,
             dynamic_axes={
                 "image": {0: "batch", 2: "height", 3: "width"},
                 **{name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in outputs},
             },
-        )
-    config.save(os.path.splitext(path)[0] + ".json")
+        ))
+    replace_file(os.path.splitext(path)[0] + ".json", config.save)
     logger.info(f"Exported the deploy model to {path} and its settings beside it")
     return path

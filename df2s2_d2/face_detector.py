@@ -6,30 +6,31 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import transforms as T
-from detectron2.data.detection_utils import read_image
 from detectron2.modeling import build_model
 
 from df2s2_deploy.detections import Detections
-from df2s2_deploy.preprocessing import to_model_format
+from df2s2_deploy.preprocessing import check_image_array, to_model_format
 
+from .checkpoint import load_weights
 from .config import get_df2s2_cfg
+from .data.image_reading import read_image
 from .modeling.test_time_augmentation import DF2S2WithTTA
 
 __all__ = ["FaceDetector"]
 
-ImageInput = Union[str, np.ndarray]
+ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
 
 
 class FaceDetector:
     """Load a detector once, then ``detect(image)`` -> `Detections` (boxes, scores).
 
     Args:
-        cfg_or_config_file: a config (``get_df2s2_cfg``) or the path of a config file.
+        cfg_or_config_file: a config (``get_df2s2_cfg``) or the path (str or PathLike) of
+            a config file.
         weights: checkpoint path or URL (Detectron2's ``DetectionCheckpointer``);
-            default ``MODEL.WEIGHTS`` of the config.
+            default ``MODEL.WEIGHTS`` of the config. A bad file is an error naming it.
         device: "cpu", "cuda", ...
         score_threshold: keep detections above it (``MODEL.RETINANET.SCORE_THRESH_TEST``).
         min_size, max_size: test size, shorter side and cap of the longer side
@@ -44,8 +45,8 @@ class FaceDetector:
 
     def __init__(
         self,
-        cfg_or_config_file: Union[CfgNode, str],
-        weights: Optional[str] = None,
+        cfg_or_config_file: Union[CfgNode, str, "os.PathLike[str]"],
+        weights=None,
         device: str = "cpu",
         *,
         score_threshold: Optional[float] = None,
@@ -55,7 +56,8 @@ class FaceDetector:
         batch_size: int = 1,
         input_format: str = "BGR",
     ):
-        if isinstance(cfg_or_config_file, str):
+        if isinstance(cfg_or_config_file, (str, os.PathLike)):
+            cfg_or_config_file = os.fspath(cfg_or_config_file)
             if not os.path.isfile(cfg_or_config_file):
                 raise FileNotFoundError(f"{cfg_or_config_file}: no such config file")
             cfg = get_df2s2_cfg(cfg_or_config_file)
@@ -64,7 +66,7 @@ class FaceDetector:
         cfg.defrost()
         cfg.MODEL.DEVICE = device
         if weights is not None:
-            cfg.MODEL.WEIGHTS = weights
+            cfg.MODEL.WEIGHTS = os.fspath(weights)
         if score_threshold is not None:
             cfg.MODEL.RETINANET.SCORE_THRESH_TEST = score_threshold
         if min_size is not None:
@@ -79,18 +81,19 @@ class FaceDetector:
         self.batch_size = batch_size
         self.model = build_model(cfg).eval()
         if cfg.MODEL.WEIGHTS:
-            DetectionCheckpointer(self.model).load(cfg.MODEL.WEIGHTS)
+            load_weights(self.model, cfg.MODEL.WEIGHTS)
         self.tta = DF2S2WithTTA(cfg, self.model, batch_size) if tta else None
         self.resize = T.ResizeShortestEdge([cfg.INPUT.MIN_SIZE_TEST] * 2, cfg.INPUT.MAX_SIZE_TEST)
 
     def detect(
         self, images: Union[ImageInput, Sequence[ImageInput]]
     ) -> Union[Detections, List[Detections]]:
-        """Detections of one image (a path or an (H, W, 3) uint8 array) or of a list of them,
-        in each input image's pixels."""
-        if isinstance(images, (str, np.ndarray)):
+        """Detections of one image (a str / PathLike path or an (H, W, 3) uint8 array) or of
+        a list of them, in each input image's pixels. Errors name the file, or the index and
+        shape of the array."""
+        if isinstance(images, (str, os.PathLike, np.ndarray)):
             return self.detect([images])[0]
-        arrays = [self._read(image) for image in images]
+        arrays = [self._read(image, index) for index, image in enumerate(images)]
         results = []
         with torch.no_grad():
             if self.tta is not None:
@@ -105,10 +108,12 @@ class FaceDetector:
                     results.extend(self._detections(out) for out in self.model(inputs))
         return results
 
-    def _read(self, image: ImageInput) -> np.ndarray:
-        """(H, W, 3) uint8 in the model's channel order."""
-        if isinstance(image, str):
+    def _read(self, image: ImageInput, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 in the model's channel order; files read as in training
+        (16-bit images scaled, errors naming the file)."""
+        if isinstance(image, (str, os.PathLike)):
             return read_image(image, format=self.cfg.INPUT.FORMAT)
+        image = check_image_array(image, index)
         return to_model_format(image, self.input_format, self.cfg.INPUT.FORMAT)
 
     @staticmethod

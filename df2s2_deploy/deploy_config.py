@@ -13,10 +13,12 @@ read by `OnnxFaceDetector`. Keys:
     outputs: cls_logits and box_deltas, the model's output names per level
 """
 import json
+import math
+import os
 from dataclasses import asdict, dataclass, fields
-from typing import List
+from typing import Dict, List, Sequence
 
-__all__ = ["DeployConfig", "FORMAT_VERSION"]
+__all__ = ["DeployConfig", "DeployConfigError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -83,38 +85,152 @@ class DeployConfig:
             f.write("\n")
 
     @classmethod
-    def load(cls, path: str) -> "DeployConfig":
-        """Read and check a deploy JSON; errors name the file and the missing key."""
+    def load(cls, path) -> "DeployConfig":
+        """Read a deploy JSON and check it against the schema (types, ranges, one entry
+        per level); errors name the file and the field."""
+        path = os.fspath(path)
         try:
             with open(path) as f:
                 data = json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+            raise DeployConfigError(path, f"line {e.lineno}: not valid JSON ({e.msg})") from None
+        except UnicodeDecodeError as e:
+            raise DeployConfigError(path, f"expected UTF-8 JSON text ({e})") from None
+        if not isinstance(data, dict):
+            raise DeployConfigError(path, f"expected a JSON object, found {type(data).__name__}")
         if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: expected format_version {FORMAT_VERSION}, "
-                f"found {data.get('format_version')!r}"
+            raise DeployConfigError(
+                path, f"format_version: expected {FORMAT_VERSION}, found {data.get('format_version')!r}"
             )
         sections = {}
         for name, section in _SECTIONS.items():
             values = data.get(name)
             if not isinstance(values, dict):
-                raise ValueError(f"{path}: expected a '{name}' object")
+                raise DeployConfigError(path, f"{name}: expected a '{name}' object")
             missing = [f.name for f in fields(section) if f.name not in values]
             if missing:
-                raise ValueError(f"{path}: '{name}' lacks {', '.join(missing)}")
+                raise DeployConfigError(path, f"'{name}' lacks {', '.join(missing)}")
+            for f in fields(section):
+                _check_field(path, f"{name}.{f.name}", values[f.name], f.type)
             sections[name] = section(**{f.name: values[f.name] for f in fields(section)})
         config = cls(**sections)
         config.check(path)
         return config
 
     def check(self, where: str = "deploy config") -> None:
+        """Value ranges and one entry per level; errors name `where` and the field."""
+        for key, (valid, expected) in _RANGES.items():
+            section, name = key.split(".")
+            value = getattr(getattr(self, section), name)
+            if not valid(value):
+                raise DeployConfigError(where, f"{key}: expected {expected}, found {value!r}")
         levels = len(self.anchors.strides)
-        for name in ("sizes", "aspect_ratios"):
-            if len(getattr(self.anchors, name)) != levels:
-                raise ValueError(f"{where}: anchors.{name} needs one list per level ({levels})")
-        for name in ("cls_logits", "box_deltas"):
-            if len(getattr(self.outputs, name)) != levels:
-                raise ValueError(f"{where}: outputs.{name} needs one name per level ({levels})")
-        if self.input.format not in ("BGR", "RGB"):
-            raise ValueError(f"{where}: input.format must be BGR or RGB, got {self.input.format!r}")
+        for key in ("anchors.sizes", "anchors.aspect_ratios", "outputs.cls_logits", "outputs.box_deltas"):
+            section, name = key.split(".")
+            found = len(getattr(getattr(self, section), name))
+            if found != levels:
+                raise DeployConfigError(
+                    where, f"{key}: expected one entry per level of anchors.strides ({levels}), found {found}"
+                )
+
+    def anchors_per_cell(self, level: int) -> int:
+        return len(self.anchors.sizes[level]) * len(self.anchors.aspect_ratios[level])
+
+    def check_network(self, where: str, model: str, outputs: Dict[str, Sequence]) -> None:
+        """The network's outputs (name -> shape, as onnxruntime gives them) are the JSON's:
+        every output named once, per level A * num_classes and A * 4 channels (A: anchors
+        per cell of that level). Errors name `where` (the JSON) and the field."""
+        names = self.outputs.cls_logits + self.outputs.box_deltas
+        for key, listed in (("outputs.cls_logits", self.outputs.cls_logits),
+                            ("outputs.box_deltas", self.outputs.box_deltas)):
+            for level, name in enumerate(listed):
+                if name not in outputs:
+                    raise DeployConfigError(
+                        where, f"{key}[{level}]: {name!r} is not an output of {model} "
+                        f"(its outputs: {', '.join(outputs)})"
+                    )
+        unused = [name for name in outputs if name not in names]
+        if unused:
+            raise DeployConfigError(
+                where, f"outputs: {model} has outputs that no level names: {', '.join(unused)} "
+                f"(expected one level per cls_logits / box_deltas pair)"
+            )
+        num_classes = self.inference.num_classes
+        for level in range(len(self.anchors.strides)):
+            per_cell = self.anchors_per_cell(level)
+            for key, name, per_anchor in (
+                ("outputs.cls_logits", self.outputs.cls_logits[level], num_classes),
+                ("outputs.box_deltas", self.outputs.box_deltas[level], 4),
+            ):
+                shape = outputs[name]
+                channels = shape[1] if len(shape) == 4 else None
+                if len(shape) != 4 or (isinstance(channels, int) and channels != per_cell * per_anchor):
+                    raise DeployConfigError(
+                        where, f"anchors.sizes[{level}] / anchors.aspect_ratios[{level}]"
+                        f"{' / inference.num_classes' if per_anchor == num_classes else ''}: "
+                        f"{per_cell} anchors per cell x {per_anchor} give (N, "
+                        f"{per_cell * per_anchor}, H, W) for {key}[{level}] {name!r}, but "
+                        f"{model} gives {tuple(shape)}"
+                    )
+
+
+class DeployConfigError(ValueError):
+    """A deploy JSON that does not fit the schema or the network; names file and field."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+
+
+def _check_field(path: str, key: str, value, annotation) -> None:
+    if not _has_type(value, annotation):
+        expected = str(annotation).replace("typing.", "").replace("List", "list")
+        if isinstance(annotation, type):
+            expected = annotation.__name__
+        raise DeployConfigError(path, f"{key}: expected {expected}, found {value!r:.80}")
+
+
+def _has_type(value, annotation) -> bool:
+    """JSON `value` is of the dataclass field type: str, int, float (or int), List[...]."""
+    if getattr(annotation, "__origin__", None) is list:
+        (item,) = annotation.__args__
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    if isinstance(value, bool):
+        return False
+    if annotation is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, annotation)
+
+
+def _all(values, test) -> bool:
+    return len(values) > 0 and all(test(v) for v in values)
+
+
+# field -> (test, what it expects), checked after the types
+_RANGES = {
+    "input.format": (lambda v: v in ("BGR", "RGB"), "'BGR' or 'RGB'"),
+    "input.pixel_mean": (lambda v: len(v) == 3, "3 values"),
+    "input.pixel_std": (lambda v: len(v) == 3 and all(x != 0 for x in v), "3 non-zero values"),
+    "input.size_divisibility": (lambda v: v >= 0, "an integer >= 0"),
+    "input.min_size_test": (lambda v: v >= 0, "an integer >= 0 (0: no resize)"),
+    "input.max_size_test": (lambda v: v > 0, "an integer > 0"),
+    "anchors.strides": (lambda v: _all(v, lambda x: x > 0), "a non-empty list of integers > 0"),
+    "anchors.sizes": (
+        lambda v: _all(v, lambda level: _all(level, lambda x: x > 0)),
+        "one non-empty list of sizes > 0 per level",
+    ),
+    "anchors.aspect_ratios": (
+        lambda v: _all(v, lambda level: _all(level, lambda x: x > 0)),
+        "one non-empty list of ratios > 0 per level",
+    ),
+    "anchors.offset": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "box_transform.weights": (lambda v: len(v) == 4 and all(x > 0 for x in v), "4 values > 0"),
+    "box_transform.scale_clamp": (lambda v: v > 0, "a number > 0"),
+    "inference.num_classes": (lambda v: v >= 1, "an integer >= 1"),
+    "inference.score_threshold": (lambda v: v <= 1, "a number <= 1 (< 0: every anchor)"),
+    "inference.topk_candidates": (lambda v: v >= 1, "an integer >= 1"),
+    "inference.nms_threshold": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "inference.max_detections": (lambda v: v >= 1, "an integer >= 1"),
+    "outputs.cls_logits": (lambda v: len(v) > 0, "a non-empty list of output names"),
+    "outputs.box_deltas": (lambda v: len(v) > 0, "a non-empty list of output names"),
+}

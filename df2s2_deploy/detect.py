@@ -8,7 +8,13 @@ frame; ``--every N`` for every N-th). Writes one JSON file (a list of
 ``{"file", "frame" (videos only), "height", "width", "boxes" [[x1, y1, x2, y2], ...],
 "scores"}``) or, with ``--wider-face``, the official WIDER FACE prediction files
 ``<output>/<event>/<name>.txt`` (event: the image's folder), ready for
-``wider-face-eval``. Unreadable inputs are skipped, counted and named in a warning.
+``wider-face-eval``.
+
+Bad input: an ``--output`` that resolves (through links) to an input or a model file, or
+that cannot be written, is refused before any work; the output is written by replacing
+it, never through a link. Unreadable images, videos without a readable frame and images
+of more than ``--max-pixels`` pixels are skipped, counted and named in a warning; a run
+in which no input gives an image exits with status 1 and writes nothing.
 """
 import argparse
 import json
@@ -18,10 +24,12 @@ import sys
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from .evaluation.wider_face_predictions import image_key, write_prediction_dir
 from .onnx_detector import OnnxFaceDetector
+from .output_paths import check_not_protected, check_output_dir, check_output_file, replace_file
 from .preprocessing import read_image
 
 __all__ = ["main", "collect_inputs"]
@@ -88,6 +96,11 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-size", type=int, help="test longer-side cap (default: exported)")
     parser.add_argument("--every", type=int, default=1, help="video: every N-th frame")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: default)")
+    parser.add_argument(
+        "--max-pixels", type=int, metavar="N",
+        help="skip images of more than N pixels, as decompression bombs "
+        "(default and upper bound: Pillow's limit, 2 x PIL.Image.MAX_IMAGE_PIXELS)",
+    )
     return parser
 
 
@@ -99,17 +112,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         images, videos = collect_inputs(args.inputs)
     except FileNotFoundError as e:
         parser.error(str(e))
-    output = os.path.abspath(args.output)
-    if output in {os.path.abspath(p) for p in images + videos}:
-        parser.error(f"{args.output} is one of the inputs; it would be overwritten")
+    if not images and not videos:
+        parser.exit(1, f"error: no image or video in {', '.join(args.inputs)} (image names end in "
+                    f"{', '.join(IMAGE_EXTENSIONS)}; videos in {', '.join(VIDEO_EXTENSIONS)})\n")
     if args.wider_face and videos:
         parser.error("--wider-face takes images only; videos given: " + ", ".join(videos))
     if args.every < 1:
         parser.error("--every must be at least 1")
+    pillow_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+    if args.max_pixels is not None and not 1 <= args.max_pixels <= (pillow_limit or args.max_pixels):
+        parser.error(f"--max-pixels must be between 1 and Pillow's limit {pillow_limit}")
+    config = args.config or os.path.splitext(args.model)[0] + ".json"
     try:
+        check_outputs(args.output, args.wider_face, images, images + videos + [args.model, config])
         detector = OnnxFaceDetector(
             args.model, args.config, score_threshold=args.score_threshold,
             min_size=args.min_size, max_size=args.max_size, num_threads=args.threads,
+            max_pixels=args.max_pixels,
         )
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
@@ -117,29 +136,54 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records, skipped = [], []
     for path in tqdm(images, desc="images", unit="image", disable=not images):
         try:
-            image = read_image(path, "BGR")
+            image = read_image(path, "BGR", args.max_pixels)
         except (FileNotFoundError, ValueError) as e:
             skipped.append(str(e))
             continue
         records.append(_record(path, None, image, detector.detect(image)))
     for path in videos:
+        frames = 0
         try:
             for index, frame in tqdm(video_frames(path, args.every), desc=path, unit="frame"):
                 records.append(_record(path, index, frame, detector.detect(frame)))
+                frames += 1
         except ValueError as e:
             skipped.append(str(e))
+            continue
+        if frames == 0:
+            skipped.append(f"{path}: no frame could be read (an empty or undecodable video)")
     if skipped:
         logger.warning("%d input(s) skipped:\n  %s", len(skipped), "\n  ".join(skipped))
+    if not records:
+        parser.exit(1, f"error: none of the {len(images) + len(videos)} input(s) gave an image; "
+                    f"nothing written to {args.output}\n")
 
     if args.wider_face:
         predictions = {image_key(r["file"]): r["rows"] for r in records}
         write_prediction_dir(args.output, predictions)
         logger.info("Wrote the prediction files of %d images to %s", len(predictions), args.output)
     else:
-        with open(args.output, "w") as f:
-            json.dump([{k: v for k, v in r.items() if k != "rows"} for r in records], f)
+        rows = [{k: v for k, v in r.items() if k != "rows"} for r in records]
+        replace_file(args.output, lambda tmp: _write_json(tmp, rows))
         logger.info("Wrote the detections of %d images / frames to %s", len(records), args.output)
     return 0
+
+
+def check_outputs(output: str, wider_face: bool, images: List[str], protected: List[str]) -> None:
+    """Refuse, before any work, an output that would write over an input or a model file
+    (through links too), a file where a folder is expected, and an unwritable one."""
+    if not wider_face:
+        check_output_file(output, protected)
+        return
+    check_output_dir(output, protected)
+    for path in images:
+        event, name = image_key(path)
+        check_not_protected(os.path.join(output, event, name + ".txt"), protected)
+
+
+def _write_json(path: str, rows: List[dict]) -> None:
+    with open(path, "w") as f:
+        json.dump(rows, f)
 
 
 def _record(path: str, frame: Optional[int], image: np.ndarray, detections) -> dict:

@@ -8,12 +8,12 @@ import numpy as np
 from .anchors import cell_anchors, grid_anchors
 from .deploy_config import DeployConfig
 from .detections import Detections
-from .preprocessing import model_input, read_image, resize, to_model_format
+from .preprocessing import check_image_array, model_input, read_image, resize, to_model_format
 from .retinanet_decoding import decode_detections, dense_to_anchor_major, postprocess, sigmoid
 
 __all__ = ["OnnxFaceDetector", "ImageInput"]
 
-ImageInput = Union[str, np.ndarray]
+ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
 
 
 class OnnxFaceDetector:
@@ -21,19 +21,22 @@ class OnnxFaceDetector:
     (``tools/export.py --format deploy``).
 
     Args:
-        model_path: the ONNX file; its JSON is ``config_path`` or the same path with ``.json``.
+        model_path: the ONNX file (str or PathLike); its JSON is ``config_path`` or the same
+            path with ``.json``. Both are checked at load: an error names the file and field.
         score_threshold, min_size, max_size: override the exported test settings
             (``MODEL.RETINANET.SCORE_THRESH_TEST``, ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST``).
         input_format: channel order of the numpy images given to `detect` (paths are read
             from disk): "BGR" (OpenCV's) or "RGB".
         num_threads: onnxruntime intra-op threads (0: its default).
         providers: onnxruntime execution providers (default: CPU).
+        max_pixels: image files with more pixels are refused (default: Pillow's
+            decompression-bomb limit).
     """
 
     def __init__(
         self,
-        model_path: str,
-        config_path: Optional[str] = None,
+        model_path,
+        config_path=None,
         *,
         score_threshold: Optional[float] = None,
         min_size: Optional[int] = None,
@@ -41,12 +44,14 @@ class OnnxFaceDetector:
         input_format: str = "BGR",
         num_threads: int = 0,
         providers: Optional[Sequence[str]] = None,
+        max_pixels: Optional[int] = None,
     ):
         import onnxruntime
 
+        model_path = os.fspath(model_path)
         if not os.path.isfile(model_path):
             raise FileNotFoundError(f"{model_path}: no such ONNX model file")
-        config_path = config_path or os.path.splitext(model_path)[0] + ".json"
+        config_path = os.fspath(config_path or os.path.splitext(model_path)[0] + ".json")
         if not os.path.isfile(config_path):
             raise FileNotFoundError(
                 f"{config_path}: no deploy JSON beside {model_path} (tools/export.py writes both)"
@@ -58,13 +63,14 @@ class OnnxFaceDetector:
         self.min_size = self.config.input.min_size_test if min_size is None else min_size
         self.max_size = self.config.input.max_size_test if max_size is None else max_size
         self.input_format = input_format
+        self.max_pixels = max_pixels
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = num_threads
         # idle threads sleep instead of spinning: the CPU stays free for the rest of a pipeline
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(
-            model_path, options, providers=list(providers or ["CPUExecutionProvider"])
-        )
+        self.session = _load_session(model_path, options, providers)
+        outputs = {o.name: o.shape for o in self.session.get_outputs()}
+        self.config.check_network(config_path, model_path, outputs)
         self.input_name = self.session.get_inputs()[0].name
         anchors = self.config.anchors
         self.cell_anchors = [
@@ -74,10 +80,11 @@ class OnnxFaceDetector:
     def detect(
         self, images: Union[ImageInput, Sequence[ImageInput]]
     ) -> Union[Detections, List[Detections]]:
-        """Detections of one image (a path or an (H, W, 3) uint8 array) or of a list of them."""
-        if isinstance(images, (str, np.ndarray)):
-            return self._detect_one(images)
-        return [self._detect_one(image) for image in images]
+        """Detections of one image (a str / PathLike path or an (H, W, 3) uint8 array) or of
+        a list of them. Errors name the file, or the index and shape of the array."""
+        if isinstance(images, (str, os.PathLike, np.ndarray)):
+            return self._detect_one(images, 0)
+        return [self._detect_one(image, index) for index, image in enumerate(images)]
 
     def head_outputs(self, image: np.ndarray):
         """Raw per-level cls logits (1, A*K, H_l, W_l) and box deltas (1, A*4, H_l, W_l)
@@ -109,12 +116,32 @@ class OnnxFaceDetector:
         )
         return decode_detections(scores, deltas, anchors, config, self.score_threshold)
 
-    def _detect_one(self, image: ImageInput) -> Detections:
+    def _detect_one(self, image: ImageInput, index: int) -> Detections:
         config = self.config
-        if isinstance(image, str):
-            image = read_image(image, config.input.format)
+        if isinstance(image, (str, os.PathLike)):
+            image = read_image(image, config.input.format, self.max_pixels)
         else:
+            image = check_image_array(image, index)
             image = to_model_format(image, self.input_format, config.input.format)
         resized = resize(image, self.min_size, self.max_size)
         boxes, scores, _ = self.detect_resized(resized)
         return Detections(*postprocess(boxes, scores, resized.shape[:2], image.shape[:2]))
+
+
+def _load_session(model_path: str, options, providers):
+    """onnxruntime's session of `model_path`; a file it cannot load gives a ValueError
+    naming the file instead of onnxruntime's traceback."""
+    import onnxruntime
+
+    if os.path.getsize(model_path) == 0:
+        raise ValueError(f"{model_path}: empty file (0 bytes), expected an ONNX model")
+    try:
+        return onnxruntime.InferenceSession(
+            model_path, options, providers=list(providers or ["CPUExecutionProvider"])
+        )
+    except Exception as e:  # onnxruntime's InvalidProtobuf, Fail, ... share no base class
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"{model_path}: not an ONNX model that onnxruntime can load (truncated or another "
+            f"format?): {reason}"
+        ) from None

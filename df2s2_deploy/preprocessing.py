@@ -2,26 +2,75 @@
 ``read_image``, ``ResizeShortestEdge`` (PIL bilinear on uint8), normalisation, and
 ``ImageList`` padding to the backbone's size divisibility."""
 import os
-from typing import Tuple
+import warnings
+from typing import Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["read_image", "to_model_format", "resized_shape", "resize", "model_input"]
+__all__ = [
+    "read_image", "to_8_bits", "check_image_array", "to_model_format", "resized_shape",
+    "resize", "model_input", "DECODE_ERRORS",
+]
 
 FORMATS = ("BGR", "RGB")
+# What Pillow and the file system raise for a file that is not a readable image.
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
-def read_image(path: str, fmt: str = "BGR") -> np.ndarray:
-    """(H, W, 3) uint8 in `fmt` channel order; EXIF orientation applied (as Detectron2's)."""
+def to_8_bits(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit integer) single-channel images scaled to 0..255 (v / 257), as the
+    training pipeline reads them; Pillow's ``convert`` would saturate them instead."""
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return image
+    values = np.asarray(image)
+    if image.mode == "I" and values.max(initial=0) <= 255 and values.min(initial=0) >= 0:
+        return Image.fromarray(values.astype(np.uint8))
+    scaled = np.clip(np.rint(values.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled)
+
+
+def read_image(path, fmt: str = "BGR", max_pixels: Optional[int] = None) -> np.ndarray:
+    """(H, W, 3) uint8 in `fmt` channel order of the image file `path` (str or PathLike);
+    EXIF orientation applied and 16-bit images scaled as in training.
+
+    Raises FileNotFoundError or ValueError naming the file: missing, empty, truncated,
+    not an image, or more than `max_pixels` pixels (default: Pillow's decompression-bomb
+    limit).
+    """
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such image file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path}: empty file (0 bytes), expected an image")
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image).convert("RGB")
-    except OSError as e:
-        raise ValueError(f"{path}: not an image that Pillow can read ({e})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                pixels = image.width * image.height
+                if max_pixels is not None and pixels > max_pixels:
+                    raise Image.DecompressionBombError(
+                        f"{image.width} x {image.height} = {pixels} pixels, more than the "
+                        f"limit of {max_pixels}"
+                    )
+                image = ImageOps.exif_transpose(to_8_bits(image)).convert("RGB")
+    except DECODE_ERRORS as e:
+        raise ValueError(
+            f"{path}: could not be read as an image ({type(e).__name__}: {e})"
+        ) from None
     return to_model_format(np.asarray(image), "RGB", fmt)
+
+
+def check_image_array(image: np.ndarray, index: int = 0) -> np.ndarray:
+    """`image` as an array, refused (ValueError naming the input's index and shape) when it
+    is not an (H, W, 3) uint8 image with H, W >= 1."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
+        raise ValueError(
+            f"image {index}: expected an (H, W, 3) uint8 array with H, W >= 1, "
+            f"got shape {image.shape} and dtype {image.dtype}"
+        )
+    return image
 
 
 def to_model_format(image: np.ndarray, input_format: str, model_format: str) -> np.ndarray:

@@ -7,8 +7,10 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 
 from df2s2_d2 import FaceDetector
+from df2s2_d2.checkpoint import CheckpointFileError
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
 from tests.common import CONFIGS, get_config
+from tests.data.bad_input import file_digests, write_bomb_png, write_png16, write_truncated_jpeg
 
 CONFIG = "Synth/df2s2_R_18_quick.yaml"
 OPTS = [
@@ -115,3 +117,64 @@ def test_tta_merges_the_augmented_detections_of_the_original_image(weights):
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.yaml"):
         FaceDetector(str(tmp_path / "nothing.yaml"))
+
+
+def test_pathlib_paths_are_accepted_for_the_config_weights_and_images(detector, weights, tmp_path):
+    import cv2
+    from pathlib import Path
+
+    image = synthetic_image(seed=2)
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), image)
+    config = tmp_path / "config.yaml"
+    config.write_text(get_config(CONFIG, OPTS).dump())
+    before = file_digests(path, config, weights[1])
+    by_path = FaceDetector(config, weights=Path(weights[1])).detect(path)
+    expected = detector.detect(image)
+    np.testing.assert_array_equal(by_path.boxes, expected.boxes)
+    np.testing.assert_array_equal(by_path.scores, expected.scores)
+    assert file_digests(path, config, weights[1]) == before
+
+
+def test_a_zero_size_array_is_an_error_naming_its_index_and_shape(detector):
+    with pytest.raises(ValueError, match=r"image 1: .*got shape \(0, 7, 3\)"):
+        detector.detect([synthetic_image(), np.zeros((0, 7, 3), np.uint8)])
+    with pytest.raises(ValueError, match=r"image 0: .*got shape \(4, 0, 3\)"):
+        detector.detect(np.zeros((4, 0, 3), np.uint8))
+
+
+def test_a_16_bit_png_is_read_as_the_training_pipeline_reads_it(detector, tmp_path):
+    from df2s2_d2.data.image_reading import read_image
+
+    path = write_png16(tmp_path / "deep.png", 60, 80)
+    before = file_digests(path)
+    image = read_image(str(path), "BGR")
+    assert image.max() > 200 and image.min() < 50  # scaled to 8 bits, not saturated
+    actual, expected = detector.detect(str(path)), detector.detect(image)
+    np.testing.assert_array_equal(actual.boxes, expected.boxes)
+    np.testing.assert_array_equal(actual.scores, expected.scores)
+    assert file_digests(path) == before
+
+
+@pytest.mark.parametrize("write, reason", [
+    (write_bomb_png, "DecompressionBombError"),
+    (write_truncated_jpeg, "could not be read as an image"),
+])
+def test_a_read_error_names_the_file(detector, tmp_path, write, reason):
+    path = write(tmp_path / "bad.png")
+    before = file_digests(path)
+    with pytest.raises(ValueError, match=rf"{path}: .*{reason}"):
+        detector.detect([synthetic_image(), str(path)])
+    assert file_digests(path) == before
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"), (b"<html>not found</html>", "not a checkpoint"), (None, "truncated"),
+])
+def test_unloadable_weights_are_an_error_naming_the_file(weights, tmp_path, content, message):
+    path = tmp_path / "model.pth"
+    path.write_bytes(open(weights[1], "rb").read()[:1000] if content is None else content)
+    before = file_digests(path)
+    with pytest.raises(CheckpointFileError, match=rf"^{path}: {message}"):
+        FaceDetector(get_config(CONFIG, OPTS), weights=str(path))
+    assert file_digests(path) == before

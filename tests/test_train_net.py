@@ -139,3 +139,65 @@ def test_trainer_watches_the_loss_and_trains_on_the_seeded_loader(tiny_faces, tm
     watch = [h for h in trainer._hooks if isinstance(h, LossRiseWarning)]
     assert len(watch) == 1 and watch[0].warmup_iters == trainer.cfg.SOLVER.WARMUP_ITERS
     assert type(trainer.data_loader.dataset).__name__ == "SeededBatches"
+
+
+def train_net_args(output_dir, *args, opts=()):
+    from detectron2.engine import default_argument_parser
+
+    return default_argument_parser().parse_args([
+        "--config-file", str(REPO / "configs/Synth/df2s2_R_18_quick.yaml"), *args,
+        *map(str, TINY), "MODEL.DEVICE", "cpu", "OUTPUT_DIR", str(output_dir), *map(str, opts),
+    ])
+
+
+def test_an_output_dir_that_is_a_file_is_refused_before_anything_is_written(tmp_path):
+    import train_net
+    from df2s2_deploy.output_paths import OutputPathError
+
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me\n\n")  # 9 bytes: Detectron2 would append its log to them
+    with pytest.raises(OutputPathError, match=rf"^{existing}: OUTPUT_DIR exists and is not a folder"):
+        train_net.main(train_net_args(existing, "--eval-only"))
+    assert existing.read_bytes() == b"keep me\n\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty file"), (b"not weights", "not a checkpoint"), (None, "truncated"),
+])
+def test_eval_only_with_unloadable_weights_is_an_error_naming_them(tmp_path, content, message):
+    import train_net
+    from df2s2_d2.checkpoint import CheckpointFileError
+    from tests.data.bad_input import file_digests
+
+    weights = tmp_path / "weights" / "model.pth"
+    weights.parent.mkdir()
+    if content is None:
+        torch.save({"model": {"w": torch.zeros(100)}}, weights)
+        content = weights.read_bytes()[:300]
+    weights.write_bytes(content)
+    before = file_digests(weights)
+    with pytest.raises(CheckpointFileError, match=rf"^{weights}: {message}.*MODEL.WEIGHTS"):
+        train_net.main(train_net_args(tmp_path / "out", "--eval-only", opts=["MODEL.WEIGHTS", weights]))
+    assert file_digests(weights) == before
+
+
+def test_resume_with_a_last_checkpoint_naming_a_truncated_file_names_both(tiny_faces, tmp_path):
+    import train_net
+    from df2s2_d2.checkpoint import CheckpointFileError
+    from tests.data.bad_input import file_digests
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": {"w": torch.zeros(100)}}, run / "model_0000009.pth")
+    (run / "model_0000009.pth").write_bytes((run / "model_0000009.pth").read_bytes()[:200])
+    (run / "last_checkpoint").write_text("model_0000009.pth")
+    before = file_digests(run)
+    expected = rf"{run}/model_0000009.pth: truncated .*named by {run}/last_checkpoint"
+    with pytest.raises(CheckpointFileError, match=expected):
+        train_net.main(train_net_args(run, "--eval-only", "--resume"))
+    trainer = train_net.Trainer(tiny_cfg(run, 4))
+    with pytest.raises(CheckpointFileError, match=expected):
+        trainer.resume_or_load(resume=True)
+    after = file_digests(run)
+    assert {k: after[k] for k in before} == before

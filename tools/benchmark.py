@@ -68,6 +68,7 @@ from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
+from df2s2_deploy.output_paths import check_output_file, replace_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STANDARD_RETINANET = "COCO-Detection/retinanet_R_50_FPN_1x.yaml"
@@ -372,12 +373,19 @@ def benchmark_deploy(args, report: Dict) -> str:
     return "\n".join([header, ""] + lines)
 
 
+def _write_json(path: str, report: Dict) -> None:
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+
+
 def main(argv=None) -> Dict:
     """Runs the benchmark, prints the tables; returns the report that --output writes."""
     parser = get_parser()
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.warmup < 0:
         parser.error("--rounds must be at least 1 and --warmup at least 0")
+    if args.output:
+        check_output_file(args.output, [args.config_file])  # before the measurements
     if args.threads:
         torch.set_num_threads(args.threads)
     report = {
@@ -397,8 +405,7 @@ def main(argv=None) -> Dict:
     print(f"\n{machine}; torch {report['torch']}, detectron2 {report['detectron2']}\n")
     print("\n\n".join(tables))
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump(report, f, indent=1)
+        replace_file(args.output, lambda tmp: _write_json(tmp, report))
     return report
 
 

@@ -13,8 +13,10 @@ input file names are kept). Without ``--output`` the results are shown in a wind
 which needs an OpenCV build with GUI support (``opencv-python``, not ``-headless``).
 
 Bad input: the demo refuses, before any work, an ``--output`` that would write over an
-input (e.g. the input folder itself), two inputs that would write the same output, and
-an output extension OpenCV cannot write. Over several images, one that cannot be read
+input (e.g. the input folder itself) or the config or weights file (through links too),
+two inputs that would write the same output, an output extension OpenCV cannot write,
+an output it cannot write, and weights that are not a complete checkpoint. Outputs are
+written by replacing them, never through a link. Over several images, one that cannot be read
 (corrupt, truncated, empty, too thin to resize) is skipped with a warning naming it and
 counted in the final summary (exit status 0); ``--fail-fast`` stops at the first one
 with an error (exit status 1).
@@ -39,8 +41,10 @@ from detectron2.utils.visualizer import Visualizer
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
+from df2s2_d2.checkpoint import check_checkpoint_file
 from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
 from df2s2_d2.data.transforms import CheckedResizeShortestEdge
+from df2s2_deploy.output_paths import check_not_protected, check_output_file, replace_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
@@ -78,6 +82,8 @@ class FaceDemo:
     """A `DefaultPredictor` and a `Visualizer`: BGR image in, (detections, drawn BGR image) out."""
 
     def __init__(self, cfg):
+        check_checkpoint_file(cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS")
+        self.weights = cfg.MODEL.WEIGHTS
         self.predictor = DefaultPredictor(cfg)
         # The same resize, with an error instead of a 0-px side for a too thin image.
         self.predictor.aug = CheckedResizeShortestEdge(
@@ -153,10 +159,13 @@ def can_write_image(path: str) -> bool:
         return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
-def plan_outputs(inputs: List[str], output: str, image_outputs: bool = True) -> Dict[str, str]:
+def plan_outputs(
+    inputs: List[str], output: str, image_outputs: bool = True, protected: List[str] = ()
+) -> Dict[str, str]:
     """input path -> output path, checked before any work: no output may replace an
-    input, two inputs may not share an output, and (images) OpenCV must be able to
-    write each extension. Raises ValueError naming the files."""
+    input or a `protected` file (config, weights), two inputs may not share an output,
+    every output folder must be writable, and (images) OpenCV must be able to write each
+    extension. Raises ValueError naming the files."""
     many = len(inputs) > 1
     plan = {path: output_file(output, path, many) for path in inputs}
     by_output = {}
@@ -180,19 +189,30 @@ def plan_outputs(inputs: List[str], output: str, image_outputs: bool = True) -> 
                 f"name ending in {', '.join(IMAGE_EXTENSIONS)}, or a folder (an existing "
                 "one, or a name ending in '/')"
             )
+    checked_folders = set()
+    for out in plan.values():
+        check_not_protected(out, protected)
+        folder = os.path.dirname(os.path.abspath(out))
+        if folder not in checked_folders:
+            check_output_file(out, protected)
+            checked_folders.add(folder)
     return plan
 
 
 def write_image(path: str, image: np.ndarray) -> None:
     """Write ``image`` (BGR) to ``path``, creating its folder; OpenCV's two ways of
-    failing (False; an exception in OpenCV 5) give one error naming the file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        ok = cv2.imwrite(path, image)
-    except cv2.error as e:
-        raise OSError(f"{path}: could not be written as an image ({e})") from e
-    if not ok:
-        raise OSError(f"{path}: could not be written (is the extension an image format?)")
+    failing (False; an exception in OpenCV 5) give one error naming the file. The file
+    is replaced, never written through a link."""
+
+    def write(tmp: str) -> None:
+        try:
+            ok = cv2.imwrite(tmp, image)
+        except cv2.error as e:
+            raise OSError(f"{path}: could not be written as an image ({e})") from e
+        if not ok:
+            raise OSError(f"{path}: could not be written (is the extension an image format?)")
+
+    replace_file(path, write)
 
 
 def show(image: np.ndarray, wait_ms: int) -> int:
@@ -260,8 +280,10 @@ def run_video(demo: FaceDemo, args) -> None:
     num_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     writer = None
     if args.output:
-        out = video_output(args.output, args.video_input)
+        out = video_output(args.output, args.video_input, [args.config_file, demo.weights])
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        if os.path.islink(out):  # replace the link, never write through it
+            os.remove(out)
         try:
             writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
         except cv2.error as e:
@@ -287,8 +309,9 @@ def run_video(demo: FaceDemo, args) -> None:
         )
 
 
-def video_output(output: str, video_input: str) -> str:
-    """The output video file, refused when it would write over the input video."""
+def video_output(output: str, video_input: str, protected: List[str] = ()) -> str:
+    """The output video file, refused when it would write over the input video or a
+    `protected` file, or cannot be written."""
     if os.path.isdir(output) or output.endswith(os.sep):
         stem = os.path.splitext(os.path.basename(video_input))[0]
         output = output_file(output, stem + ".mp4", many=True)
@@ -296,6 +319,7 @@ def video_output(output: str, video_input: str) -> str:
         raise ValueError(
             f"{output}: the output would write over the input video; choose another --output"
         )
+    check_output_file(output, protected)
     return output
 
 
@@ -324,12 +348,14 @@ def main(argv=None) -> None:
     setup_logger(name="df2s2_d2")
     logger.info(f"Arguments: {args}")
     try:
+        cfg = setup_cfg(args)
+        protected = [args.config_file, cfg.MODEL.WEIGHTS]
         if args.input:
             paths = expand_inputs(args.input)
-            plan = plan_outputs(paths, args.output) if args.output else {}
+            plan = plan_outputs(paths, args.output, protected=protected) if args.output else {}
         elif args.video_input and args.output:
-            video_output(args.output, args.video_input)
-        demo = FaceDemo(setup_cfg(args))
+            video_output(args.output, args.video_input, protected)
+        demo = FaceDemo(cfg)
         if args.input:
             run_images(demo, args, logger, paths, plan)
         elif args.video_input:

@@ -47,7 +47,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import build_detection_test_loader
 from detectron2.data import transforms as T
 from detectron2.data.detection_utils import read_image
@@ -60,8 +59,10 @@ from detectron2.utils.logger import setup_logger
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
+from df2s2_d2.checkpoint import load_weights
 from df2s2_d2.evaluation import build_face_evaluator
 from df2s2_d2.deploy_export import DEPLOY_MODEL, export_deploy
+from df2s2_deploy.output_paths import check_not_protected, check_output_dir, replace_file
 
 FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx", "deploy": DEPLOY_MODEL}
 INPUT_NAMES = ["image"]
@@ -98,7 +99,7 @@ def build_export_model(cfg) -> nn.Module:
     cfg.defrost()
     cfg.MODEL.DF2S2.SEG_HEAD = False
     model = build_model(cfg)
-    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    load_weights(model, cfg.MODEL.WEIGHTS)
     return model.eval()
 
 
@@ -124,22 +125,22 @@ def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_d
     """Trace ``model`` on ``inputs`` (one image) and write it in ``fmt``; returns the file path."""
     if fmt not in ("torchscript", "onnx"):
         raise ValueError(f"format must be torchscript or onnx (deploy: export_deploy), got {fmt!r}")
-    os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, FORMATS[fmt])
     # eval(): the ONNX exporter restores the wrapper's train/eval mode on the model afterwards.
     adapter = TracingAdapter(model, inputs, inference_func=_detections).eval()
     with torch.no_grad():
         if fmt == "torchscript":
-            torch.jit.trace(adapter, adapter.flattened_inputs).save(path)
+            traced = torch.jit.trace(adapter, adapter.flattened_inputs)
+            replace_file(path, lambda tmp: traced.save(tmp))
         else:
-            torch.onnx.export(
-                adapter, adapter.flattened_inputs, path, dynamo=False, opset_version=ONNX_OPSET,
+            replace_file(path, lambda tmp: torch.onnx.export(
+                adapter, adapter.flattened_inputs, tmp, dynamo=False, opset_version=ONNX_OPSET,
                 input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                 dynamic_axes={
                     "image": {1: "height", 2: "width"},
                     **{name: {0: "detections"} for name in OUTPUT_NAMES},
                 },
-            )
+            ))
     logger.info(f"Exported {fmt} model to {path}")
     return path
 
@@ -210,6 +211,17 @@ def evaluate_exported(cfg, path: str, output_dir: str) -> "OrderedDict[str, dict
     return results
 
 
+def check_outputs(cfg, args) -> None:
+    """Refuse, before any work, an --output that is not a folder or cannot be written, and
+    exported files that would replace the config, the weights or the sample image."""
+    protected = [args.config_file, cfg.MODEL.WEIGHTS, args.sample_image]
+    check_output_dir(args.output, protected)
+    name = FORMATS[args.format]
+    names = [name, os.path.splitext(name)[0] + ".json"] if args.format == "deploy" else [name]
+    for name in names:
+        check_not_protected(os.path.join(args.output, name), protected)
+
+
 def main(argv=None):
     args = get_parser().parse_args(argv)
     setup_logger()
@@ -217,6 +229,7 @@ def main(argv=None):
     setup_logger(name="df2s2_deploy")
     logger.info(f"Arguments: {args}")
     cfg = setup_cfg(args)
+    check_outputs(cfg, args)
     model = build_export_model(cfg)
     inputs = sample_inputs(cfg, args.sample_image)
     if args.format == "deploy":

@@ -104,6 +104,9 @@ def main() -> None:
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args()
     output = Path(args.output).resolve()
+    from df2s2_deploy.output_paths import check_output_dir
+
+    check_output_dir(str(output))  # before the data and the training
     data_root = Path(os.getenv("DETECTRON2_DATASETS", "datasets")).resolve() / "synth_faces"
     start = time.perf_counter()
     data_seconds = prepare_data(data_root)

@@ -25,6 +25,7 @@ from detectron2.utils.visualizer import Visualizer
 from df2s2_d2 import get_df2s2_cfg  # importing df2s2_d2 registers the datasets
 from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import WiderFaceDatasetMapper
+from df2s2_deploy.output_paths import check_output_dir
 
 FACE, IGNORED = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1)
 LEVEL_COLOURS = [
@@ -116,6 +117,7 @@ def main():
     args = parser.parse_args()
     setup_logger(name="df2s2_d2")
     cfg = setup(args)
+    check_output_dir(args.output_dir, [args.config_file], what="--output-dir")
     os.makedirs(args.output_dir, exist_ok=True)
     draw = from_annotations if args.source == "annotation" else from_dataloader
     for name, image in draw(cfg, args.num_images):

@@ -14,10 +14,9 @@ from detectron2.data import detection_utils as utils
 from detectron2.utils.file_io import PathManager
 from PIL import Image
 
-__all__ = ["BadImageError", "DECODE_ERRORS", "read_image", "check_image_size"]
+from df2s2_deploy.preprocessing import DECODE_ERRORS, to_8_bits
 
-# What PIL and the file system raise for a file that is not a readable image.
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+__all__ = ["BadImageError", "DECODE_ERRORS", "read_image", "check_image_size"]
 
 
 class BadImageError(ValueError):
@@ -28,28 +27,18 @@ class BadImageError(ValueError):
         self.file_name, self.reason = file_name, reason
 
 
-def _to_8_bits(image: Image.Image) -> Image.Image:
-    """16-bit (and 32-bit integer) single-channel images scaled to 0..255 (v / 257)."""
-    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        return image
-    values = np.asarray(image)
-    if image.mode == "I" and values.max(initial=0) <= 255 and values.min(initial=0) >= 0:
-        return Image.fromarray(values.astype(np.uint8))
-    scaled = np.clip(np.rint(values.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled)
-
-
 def read_image(file_name: str, format: str = None) -> np.ndarray:
     """The (H, W, C) uint8 image of ``file_name`` in ``format`` ("BGR", "RGB", "L", ...),
     fully decoded, EXIF orientation applied. Raises :class:`BadImageError` naming the
     file when it is missing, empty, truncated or not an image."""
+    file_name = os.fspath(file_name)
     try:
         if os.path.isfile(file_name) and os.path.getsize(file_name) == 0:
             raise BadImageError(file_name, "empty file (0 bytes), expected an image")
         with PathManager.open(file_name, "rb") as f:
             image = Image.open(f)
             image.load()  # decode everything now: truncated data fails here
-            image = utils._apply_exif_orientation(_to_8_bits(image))
+            image = utils._apply_exif_orientation(to_8_bits(image))
             return utils.convert_PIL_to_numpy(image, format)
     except BadImageError:
         raise

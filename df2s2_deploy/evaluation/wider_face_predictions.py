@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..output_paths import replace_file
 from .wider_face_ground_truth import ImageKey
 
 __all__ = [
@@ -280,12 +281,18 @@ def write_prediction_file(path: str, name: str, rows: np.ndarray) -> None:
     """Write (n, 5) rows x, y, w, h, score in the official format.
 
     Values are written as the shortest text that reads back to the same
-    float64, so the files evaluate exactly as the rows they came from.
+    float64, so the files evaluate exactly as the rows they came from. The file is
+    replaced, never written through a link.
     """
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
     lines = [name, str(len(rows))] + [" ".join(map(repr, row)) for row in rows.tolist()]
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    replace_file(path, write)  # a link at `path` is replaced, never written through
 
 
 def write_prediction_dir(out_dir: str, predictions: Mapping[ImageKey, np.ndarray]) -> None:

@@ -57,5 +57,5 @@ def test_zero_psi_still_learns_its_fusion():
 
 
 def test_unknown_psi_init_is_an_error_naming_the_key_at_config_load():
-    with pytest.raises(ValueError, match=r"MODEL\.FFP\.PSI_INIT must be one of 'zero', 'xavier'; got 'kaiming'"):
+    with pytest.raises(ValueError, match=r"^MODEL\.FFP\.PSI_INIT: expected one of 'zero', 'xavier', found 'kaiming'$"):
         get_df2s2_cfg(None, ["MODEL.FFP.PSI_INIT", "kaiming"])

@@ -68,3 +68,24 @@ def test_deploy_mode_times_eager_and_deploy_runtimes_at_every_size(capsys):
     )
     assert all(len(r["ms"]) == 2 for r in report["inference"])
     assert "| 96x64 | " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("output", ["config_link", "unwritable"])
+def test_a_bad_output_is_refused_before_any_measurement(tmp_path, output):
+    from df2s2_deploy.output_paths import OutputPathError
+    from tests.data.bad_input import file_digests
+
+    config = tmp_path / "config.yaml"
+    config.write_text(benchmark.get_df2s2_cfg(str(CONFIGS / "Synth/df2s2_R_18_quick.yaml")).dump())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    if output == "config_link":
+        out = tmp_path / "bench.json"
+        out.symlink_to(config)
+        expected = f"resolves to {config}"
+    else:
+        out, expected = blocker / "bench.json", f"{blocker} is not a folder"
+    before = file_digests(config, blocker)
+    with pytest.raises(OutputPathError, match=expected):
+        benchmark.main(["--config-file", str(config), "--device", "cpu", "--output", str(out)])
+    assert file_digests(config, blocker) == before

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from tests.data.bad_input import digests, write_truncated_jpeg
-from tests.tools.test_demo import demo_args, faces_image, weights  # noqa: F401  (fixture)
+from df2s2_d2 import get_df2s2_cfg
+from tests.common import CONFIGS
+from tests.tools.test_demo import CONFIG, demo_args, faces_image, weights  # noqa: F401  (fixture)
 from tools import demo
 
 
@@ -138,3 +140,52 @@ def test_single_unreadable_or_too_thin_image_is_an_error(tmp_path, weights, caps
     args = ["--input", str(tmp_path / "thin.png"), "--output", str(tmp_path / "out.png")]
     assert run_main(demo_args(weights, *args)) == 1
     assert "thin.png: image of 5000 x 1 px" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["weights", "config"])
+def test_an_output_linked_to_the_weights_or_config_is_refused(tmp_path, weights, capsys, target):
+    folder = photos(tmp_path / "in", 1)
+    model = tmp_path / "model"
+    model.mkdir()
+    protected = {"weights": model / "model.pth", "config": model / "config.yaml"}
+    protected["weights"].write_bytes(open(weights, "rb").read())
+    protected["config"].write_text(get_df2s2_cfg(str(CONFIGS / CONFIG)).dump())
+    out = tmp_path / "out.png"
+    out.symlink_to(protected[target])
+    args = demo_args(str(protected["weights"]), "--input", str(folder / "img0.png"), "--output", str(out))
+    args[args.index("--config-file") + 1] = str(protected["config"])
+    before = digests(model)
+    assert run_main(args) == 1
+    assert f"resolves to {protected[target]}" in capsys.readouterr().err
+    assert digests(model) == before
+
+
+def test_an_output_linked_to_another_file_replaces_the_link(tmp_path, weights):
+    folder = photos(tmp_path / "in", 1)
+    other = tmp_path / "other.png"
+    other.write_bytes(b"not the demo's")
+    out = tmp_path / "out.png"
+    out.symlink_to(other)
+    before = digests(folder)
+    demo.main(demo_args(weights, "--input", str(folder / "img0.png"), "--output", str(out)))
+    assert not out.is_symlink() and cv2.imread(str(out)).shape == (120, 160, 3)
+    assert other.read_bytes() == b"not the demo's" and digests(folder) == before
+
+
+def test_an_unwritable_output_is_refused_before_any_work(tmp_path, weights, capsys):
+    folder = photos(tmp_path / "in", 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert run_main(demo_args(weights, "--input", str(folder), "--output", str(blocker / "out"))) == 1
+    assert f"{blocker} is not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "x"
+
+
+def test_unloadable_weights_are_an_error_naming_them(tmp_path, capsys):
+    folder = photos(tmp_path / "in", 1)
+    bad = tmp_path / "model.pth"
+    bad.write_bytes(b"")
+    before = digests(tmp_path)
+    assert run_main(demo_args(str(bad), "--input", str(folder), "--output", str(tmp_path / "out") + "/")) == 1
+    assert f"{bad}: empty file (0 bytes)" in capsys.readouterr().err
+    assert digests(tmp_path) == before

@@ -9,9 +9,12 @@ from detectron2.data import build_detection_test_loader
 from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 
+from df2s2_d2.checkpoint import CheckpointFileError
 from df2s2_d2.data import generate_synthetic_dataset, register_wider_face_layout
 from df2s2_d2.evaluation import build_face_evaluator
+from df2s2_deploy.output_paths import OutputPathError
 from tests.common import CONFIGS, get_config, random_image
+from tests.data.bad_input import file_digests
 from tools import export
 
 CONFIG = "Synth/df2s2_R_18_quick.yaml"
@@ -123,3 +126,41 @@ def test_bad_inputs_are_named_in_the_error(tmp_path):
         export.sample_inputs(cfg, str(tmp_path / "missing.png"))
     with pytest.raises(ValueError, match="model.pt: expected an exported model ending in .ts or .onnx"):
         export.load_exported(str(tmp_path / "model.pt"))
+
+
+def test_an_output_that_is_a_file_is_refused_and_kept(tmp_path, trained):
+    out = tmp_path / "exported"
+    out.write_text("not a folder")
+    with pytest.raises(OutputPathError, match=rf"^{out}: --output exists and is not a folder"):
+        export.main(cli_args(trained[1], "--format", "onnx", "--output", str(out)))
+    assert out.read_text() == "not a folder"
+
+
+def test_an_exported_file_linked_to_the_weights_is_refused(tmp_path, trained):
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(open(trained[1], "rb").read())
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "face_detector.json").symlink_to(weights)
+    before = file_digests(weights)
+    with pytest.raises(OutputPathError, match=rf"face_detector.json: --output resolves to {weights}"):
+        export.main(cli_args(str(weights), "--format", "deploy", "--output", str(out)))
+    assert file_digests(weights) == before
+
+
+def test_an_unwritable_output_is_refused_before_the_weights_are_loaded(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    weights = tmp_path / "empty.pth"
+    weights.write_bytes(b"")  # loading would fail: the output error comes first
+    with pytest.raises(OutputPathError, match=f"{blocker} is not a folder"):
+        export.main(cli_args(str(weights), "--format", "onnx", "--output", str(blocker / "out")))
+
+
+def test_unloadable_weights_are_an_error_naming_them(tmp_path, trained):
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(open(trained[1], "rb").read()[:500])
+    before = file_digests(weights)
+    with pytest.raises(CheckpointFileError, match=rf"^{weights}: truncated"):
+        export.main(cli_args(str(weights), "--format", "onnx", "--output", str(tmp_path / "out")))
+    assert file_digests(weights) == before

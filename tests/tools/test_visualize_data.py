@@ -13,3 +13,19 @@ def test_a_marked_cell_covers_the_square_centred_on_its_anchor(offset, first):
     out = overlay_seg_targets(image, [target], [4], offset)
     rows, cols = np.nonzero(out.any(axis=2))
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (first, first + 3, first, first + 3)
+
+
+def test_an_output_dir_that_is_a_file_is_refused_and_kept(tmp_path, monkeypatch):
+    from df2s2_deploy.output_paths import OutputPathError
+    from tests.common import CONFIGS
+    from tools import visualize_data
+
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep")
+    monkeypatch.setattr("sys.argv", [
+        "visualize_data.py", "--config-file", str(CONFIGS / "Synth/df2s2_R_18_quick.yaml"),
+        "--source", "annotation", "--output-dir", str(existing),
+    ])
+    with pytest.raises(OutputPathError, match=rf"^{existing}: --output-dir exists and is not a folder"):
+        visualize_data.main()
+    assert existing.read_text() == "keep"
