@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """The paper's ablations (Tables 2, 3) in miniature on the synthetic face benchmark.
 
-    python dev/ablation.py --seeds 0 1 2 3 4 --jobs 2
-    python dev/ablation.py --device cuda --jobs 10 --deadline 480 TEST.EVAL_PERIOD 375
-    python dev/ablation.py --import-train-dirs DIR --iters 3000 --device cuda
-    python dev/ablation.py --report-only
+    python -m dev.ablation --seeds 0 1 2 3 4 --jobs 2
+    python -m dev.ablation --device cuda --jobs 10 --deadline 480 TEST.EVAL_PERIOD 375
+    python -m dev.ablation --import-train-dirs DIR --iters 3000 --device cuda
+    python -m dev.ablation --report-only
 
 The variants are the files of ``configs/WIDER-FACE/ablations/``: each one bases
 on ``df2s2_R_50.yaml`` and holds only the keys of its factor, and exactly those keys
@@ -33,8 +33,12 @@ import sys
 import time
 from pathlib import Path
 
+from typing import Optional
+
 import yaml
 from scipy import stats
+
+from dev.generated_block import replace_block
 
 REPO = Path(__file__).resolve().parents[1]
 SCALE_CONFIG = "configs/Synth/df2s2_R_18_quick.yaml"
@@ -348,6 +352,29 @@ CLAIM_HEADER = ["| claim | subset | paired difference (AP) | 95 % CI | seeds | v
                 "|---|---|---|---|---|---|"]
 
 
+def verdict_table(runs: dict, psi_init: str, results: Path) -> str:
+    """The claims in one short table: per subset the paired difference, its 95 % interval
+    and the verdict, for the README (``--readme``)."""
+    seeds = {len(v["hard"]) for k, v in runs.items() if k != "failed"}
+    lines = ["| claim (paired over seeds) | easy | medium | hard |", "|---|---|---|---|"]
+    for claim, a, b, subsets in CLAIMS:
+        a, b = resolve(a, runs, psi_init), resolve(b, runs, psi_init)
+        if a not in runs or b not in runs:
+            continue
+        cells = []
+        for subset in SUBSETS:
+            if subset not in subsets:
+                cells.append("")
+                continue
+            mean, half, n = paired_interval(runs[a][subset], runs[b][subset])
+            cells.append(f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}] {verdict(mean, half)}")
+        lines.append(f"| {claim} | " + " | ".join(cells) + " |")
+    lines += ["", f"AP differences with 95 % intervals over {'/'.join(map(str, sorted(seeds)))} seeds; "
+              f"variants without a Psi init of their own use the default, {psi_init!r}. Written by "
+              f"`python -m dev.ablation --readme`; the full report: [{results}/ablation.md]({results}/ablation.md)."]
+    return "\n".join(lines) + "\n"
+
+
 def report_markdown(runs: dict, variants: dict, psi_init: str) -> str:
     lines = ["| variant | seeds | AP easy | AP medium | AP hard |", "|---|---|---|---|---|"]
     for name, what in variants.items():
@@ -461,7 +488,9 @@ def plot_ap_curves(results: Path, by_iter: dict, variants: dict) -> None:
     plt.close(fig)
 
 
-def write_report(results: Path, variants: dict) -> str:
+def write_report(results: Path, variants: dict, readme: Optional[Path] = None) -> str:
+    """Rebuild ``<results>/ablation.md`` and the figures; with ``readme``, put the verdict
+    table between its ``<!-- ablation-verdicts -->`` markers."""
     all_records = load_records(results)
     runs = load_runs(all_records)
     psi_init = default_psi_init()
@@ -476,6 +505,8 @@ def write_report(results: Path, variants: dict) -> str:
         plot_report(results, runs, variants)
     if any(r.get("loss_curve") for r in records):
         plot_loss_curves(results, records, variants, psi_init)
+    if readme is not None:
+        replace_block(readme, "ablation-verdicts", verdict_table(runs, psi_init, results))
     return text
 
 
@@ -495,6 +526,8 @@ def main() -> None:
     parser.add_argument("--import-train-dirs", metavar="DIR",
                         help="write per-run JSON of training folders DIR/<variant>_seed<S> made elsewhere")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the report")
+    parser.add_argument("--readme", type=Path,
+                        help="also write the verdict table into this page (README.md) between its markers")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="extra overrides for every run")
     args = parser.parse_args()
     if args.import_train_dirs:
@@ -505,7 +538,7 @@ def main() -> None:
         check_output_dir(args.output)  # before any run starts
         check_output_dir(args.results, what="--results")
         run_all(args)
-    print(write_report(Path(args.results), VARIANTS))
+    print(write_report(Path(args.results), VARIANTS, args.readme))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`make quickstart`'s configuration over several seeds: does every seed train?
 
-    python dev/quickstart_seeds.py --seeds 0 1 2 3 4 --jobs 2
+    python -m dev.quickstart_seeds --seeds 0 1 2 3 4 --jobs 2 [--readme README.md]
 
 Runs ``tools/quickstart.py --output <output>/seed<S> SEED <S>`` for each seed (``--jobs``
 at a time, ``--threads`` torch threads each), keeps each run's ``metrics.json`` as
@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from scipy import stats
+
+from dev.generated_block import replace_block
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSETS = ("easy", "medium", "hard")
@@ -73,6 +75,23 @@ def summary(records: list, floor_easy: float, floor_hard: float) -> tuple:
     return table, "\n".join(lines) + "\n"
 
 
+def readme_rows(table: dict, records: list, results: Path) -> str:
+    """The README's quick-start rows: the mean over seeds with its interval, the worst seed."""
+    done = [r for r in records if "AP_easy" in r]
+    minutes = statistics.median(r["train_and_eval_seconds"] for r in done) / 60 if done else float("nan")
+    cells = " | ".join(f"{table[f'AP_{s}']['mean']:.1f} ± {table[f'AP_{s}']['ci95']:.1f}" for s in SUBSETS)
+    worst = " | ".join(f"{table[f'AP_{s}']['min']:.1f}" for s in SUBSETS)
+    return "\n".join([
+        "| `configs/Synth/df2s2_R_18_quick.yaml` | AP easy | AP medium | AP hard | training + evaluation |",
+        "|---|---|---|---|---|",
+        f"| mean ± 95 % CI over {len(done)} seeds | {cells} | {minutes:.0f} min (median) |",
+        f"| worst seed | {worst} | |",
+        "",
+        f"{len(table['passing'])} of {len(records)} seeds reach AP easy >= {table['floor']['easy']:g} and hard >= "
+        f"{table['floor']['hard']:g}; written by `python -m dev.quickstart_seeds --readme`, every seed: "
+        f"[{results}/summary.md]({results}/summary.md)."]) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -83,6 +102,9 @@ def main() -> None:
     parser.add_argument("--floor-easy", type=float, default=80.0)
     parser.add_argument("--floor-hard", type=float, default=60.0)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--readme", type=Path,
+                        help="also write the summary row into this page (README.md) between its "
+                             "<!-- quickstart-seeds --> markers")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides for every seed")
     args = parser.parse_args()
     results = Path(args.results)
@@ -104,6 +126,8 @@ def main() -> None:
     table, markdown = summary(records, args.floor_easy, args.floor_hard)
     (results / "summary.json").write_text(json.dumps(table, indent=1) + "\n")
     (results / "summary.md").write_text(markdown)
+    if args.readme:
+        replace_block(args.readme, "quickstart-seeds", readme_rows(table, records, results))
     print(markdown)
 
 

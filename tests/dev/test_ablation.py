@@ -252,3 +252,21 @@ def test_the_default_init_claims_use_the_runs_of_the_default_psi_init(tmp_path):
     sign = "+" if default == "zero" else "-"
     assert f"| Fus. zero > Fus. xavier | easy | {sign}3.0 |" in text
     assert (tmp_path / "loss_curves.png").stat().st_size > 0
+
+
+def test_readme_gets_the_verdict_table_between_its_markers(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for seed in range(3):
+        for variant, ap in (("retinanet_p2p7", 50.0), ("seg", 52.0 + seed)):
+            rec = {"variant": variant, "seed": seed, "iters": 40, **{f"AP_{s}": ap for s in ablation.SUBSETS},
+                   "loss_curve": [[19, 2.0], [39, 1.5]]}
+            (runs / f"{variant}_seed{seed}.json").write_text(json.dumps(rec))
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- ablation-verdicts -->\nold\n<!-- /ablation-verdicts -->\nend\n")
+    ablation.write_report(tmp_path, ablation.VARIANTS, readme)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- /ablation-verdicts -->\nend\n")
+    assert ("| Table 2: Seg. > baseline | +3.0 [+0.5, +5.5] reproduced | +3.0 [+0.5, +5.5] reproduced "
+            "| +3.0 [+0.5, +5.5] reproduced |") in text
+    assert "over 3 seeds" in text

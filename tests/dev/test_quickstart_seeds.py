@@ -17,3 +17,17 @@ def test_summary_counts_the_seeds_that_reach_the_floors_and_names_failures():
     assert abs(table["AP_easy"]["ci95"] - 4.968) < 1e-3
     assert "| 3 | failed (exit 1) |" in markdown
     assert "2 of 4 seeds reach AP easy >= 80 and AP hard >= 60." in markdown
+
+
+def test_the_readme_rows_give_the_mean_interval_and_worst_seed(tmp_path):
+    from pathlib import Path
+
+    from dev.quickstart_seeds import readme_rows
+
+    records = [record(0, 95.0, 93.0, 75.0), record(1, 91.0, 90.0, 59.0), record(2, 93.0, 92.0, 70.0)]
+    table, _ = summary(records, floor_easy=80.0, floor_hard=60.0)
+    rows = readme_rows(table, records, Path("results/quickstart_seeds"))
+    assert "| mean ± 95 % CI over 3 seeds | 93.0 ± 5.0 |" in rows
+    assert "| worst seed | 91.0 | 90.0 | 59.0 | |" in rows
+    assert "| 10 min (median) |" in rows
+    assert "2 of 3 seeds reach AP easy >= 80 and hard >= 60" in rows
