@@ -107,7 +107,7 @@ def main() -> None:
     for weights in args.weights or ["(init)"]:
         if weights != "(init)":
             DetectionCheckpointer(model).load(weights)
-        name = f"{args.label} {weights}" if args.label else weights
+        name = f"{args.label} {os.path.basename(weights)}" if args.label else weights
         results[name] = pyramid_stats(model, batch)
     print(markdown(results))
     if args.out:
