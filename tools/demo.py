@@ -44,7 +44,7 @@ from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.checkpoint import check_checkpoint_file
 from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
 from df2s2_d2.data.transforms import CheckedResizeShortestEdge
-from df2s2_deploy.output_paths import check_not_protected, check_output_file, replace_file
+from df2s2_deploy.output_paths import check_not_protected, check_output_file, replace_file, same_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
@@ -139,16 +139,6 @@ def output_file(output: str, input_path: str, many: bool) -> str:
             raise NotADirectoryError(f"{output}: expected a folder for several inputs, found a file")
         return os.path.join(output, os.path.basename(input_path))
     return output
-
-
-def same_file(a: str, b: str) -> bool:
-    """Whether paths ``a`` and ``b`` name one file (links and hard links included)."""
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return False
 
 
 def can_write_image(path: str) -> bool:

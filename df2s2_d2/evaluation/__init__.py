@@ -4,6 +4,7 @@
 reader, the prediction files and the PR curves live in the torch-free
 ``df2s2_deploy.evaluation`` (import its modules from there); its API is re-exported here.
 """
+from df2s2_deploy import evaluation as deploy_evaluation
 from df2s2_deploy.evaluation import (
     SUBSETS,
     PredictionReport,
@@ -23,12 +24,5 @@ __all__ = [
     "WiderFaceEvaluator",
     "final_wider_face_ap",
     "wider_face_ap_curve",
-    "SUBSETS",
-    "WiderFaceGroundTruth",
-    "load_wider_face_ground_truth",
-    "PredictionReport",
-    "read_prediction_dir",
-    "write_prediction_dir",
-    "WiderFacePRCurve",
-    "evaluate_wider_face",
+    *deploy_evaluation.__all__,
 ]
