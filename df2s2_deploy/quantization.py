@@ -62,15 +62,27 @@ def excluded_nodes(node_names: Sequence[str], groups: Iterable[str]) -> List[str
 
 def calibration_batches(images: Sequence[np.ndarray], config: DeployConfig) -> List[np.ndarray]:
     """(H, W, 3) uint8 model-format images -> (1, 3, H', W') float32 network inputs at the
-    test size, as `OnnxFaceDetector` makes them."""
+    test size, as `OnnxFaceDetector` makes them, all padded to the largest (onnxruntime's
+    histogram calibrators need one shape)."""
     inputs = config.input
+    resized = [resize(image, inputs.min_size_test, inputs.max_size_test) for image in images]
+    height = max(image.shape[0] for image in resized)
+    width = max(image.shape[1] for image in resized)
     return [
-        model_input(
-            resize(image, inputs.min_size_test, inputs.max_size_test),
-            inputs.pixel_mean, inputs.pixel_std, inputs.size_divisibility,
-        )
-        for image in images
+        _pad(model_input(image, inputs.pixel_mean, inputs.pixel_std, inputs.size_divisibility),
+             height, width, inputs.size_divisibility)
+        for image in resized
     ]
+
+
+def _pad(batch: np.ndarray, height: int, width: int, divisibility: int) -> np.ndarray:
+    """(1, 3, h, w) -> (1, 3, H, W) zero-padded (normalised zeros, as ImageList pads)."""
+    if divisibility > 1:
+        height = -(-height // divisibility) * divisibility
+        width = -(-width // divisibility) * divisibility
+    out = np.zeros((1, 3, height, width), np.float32)
+    out[:, :, : batch.shape[2], : batch.shape[3]] = batch
+    return out
 
 
 class _Reader:

@@ -157,3 +157,17 @@ def test_a_deploy_json_without_network_is_float32_and_a_bad_precision_is_refused
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(DeployConfigError, match="network.precision: expected 'fp32' or 'int8'"):
         DeployConfig.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("method", ["percentile", "entropy"])
+def test_histogram_calibration_takes_images_of_different_sizes(deploy_model, method, tmp_path):
+    """Percentile and entropy calibration (one histogram over every input) work on
+    calibration images of several sizes: they are padded to one."""
+    from df2s2_deploy.quantization import quantize_deploy_model
+
+    config = DeployConfig.load(deploy_model[1])
+    images = [random_image(120, 160, 0), random_image(200, 100, 1)]
+    out = quantize_deploy_model(deploy_model[0], config, images, method=method,
+                                output_path=str(tmp_path / "m_int8.onnx"))
+    assert DeployConfig.load(tmp_path / "m_int8.json").network.calibration == f"{method} on 2 images"
+    assert len(OnnxFaceDetector(out).detect(random_image(100, 140, 2))) > 0
