@@ -60,26 +60,27 @@ def excluded_nodes(node_names: Sequence[str], groups: Iterable[str]) -> List[str
     return [n for n in node_names if any(tests[g](n) for g in groups)]
 
 
-def calibration_batches(images: Sequence[np.ndarray], config: DeployConfig) -> List[np.ndarray]:
+def calibration_batches(
+    images: Sequence[np.ndarray], config: DeployConfig, one_shape: bool = False
+) -> List[np.ndarray]:
     """(H, W, 3) uint8 model-format images -> (1, 3, H', W') float32 network inputs at the
-    test size, as `OnnxFaceDetector` makes them, all padded to the largest (onnxruntime's
-    histogram calibrators need one shape)."""
+    test size, as `OnnxFaceDetector` makes them; with `one_shape` all padded to the largest
+    (onnxruntime's histogram calibrators need one shape)."""
     inputs = config.input
     resized = [resize(image, inputs.min_size_test, inputs.max_size_test) for image in images]
-    height = max(image.shape[0] for image in resized)
-    width = max(image.shape[1] for image in resized)
-    return [
-        _pad(model_input(image, inputs.pixel_mean, inputs.pixel_std, inputs.size_divisibility),
-             height, width, inputs.size_divisibility)
+    batches = [
+        model_input(image, inputs.pixel_mean, inputs.pixel_std, inputs.size_divisibility)
         for image in resized
     ]
+    if not one_shape:
+        return batches
+    height = max(b.shape[2] for b in batches)
+    width = max(b.shape[3] for b in batches)
+    return [_pad(b, height, width) for b in batches]
 
 
-def _pad(batch: np.ndarray, height: int, width: int, divisibility: int) -> np.ndarray:
-    """(1, 3, h, w) -> (1, 3, H, W) zero-padded (normalised zeros, as ImageList pads)."""
-    if divisibility > 1:
-        height = -(-height // divisibility) * divisibility
-        width = -(-width // divisibility) * divisibility
+def _pad(batch: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(1, 3, h, w) -> (1, 3, height, width), zero-padded at the bottom and right (ImageList)."""
     out = np.zeros((1, 3, height, width), np.float32)
     out[:, :, : batch.shape[2], : batch.shape[3]] = batch
     return out
@@ -126,7 +127,8 @@ def quantize_deploy_model(
     if not images:
         raise ValueError("no calibration images")
     output_path = output_path or int8_paths(model_path)[0]
-    batches = calibration_batches(images, config)
+    # MinMax sees each image at its own size, as the runtime runs it
+    batches = calibration_batches(images, config, one_shape=method != "minmax")
     with tempfile.TemporaryDirectory() as tmp:
         prepared = os.path.join(tmp, "prepared.onnx")
         quant_pre_process(model_path, prepared, skip_symbolic_shape=True)
