@@ -93,6 +93,7 @@ class OnnxFaceDetector:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if isinstance(images, (str, os.PathLike, np.ndarray)):
             return self.detect([images])[0]
+        images = list(images)
         results = []
         for start in range(0, len(images), batch_size):
             originals = [
