@@ -171,3 +171,10 @@ def test_histogram_calibration_takes_images_of_different_sizes(deploy_model, met
                                 output_path=str(tmp_path / "m_int8.onnx"))
     assert DeployConfig.load(tmp_path / "m_int8.json").network.calibration == f"{method} on 2 images"
     assert len(OnnxFaceDetector(out).detect(random_image(100, 140, 2))) > 0
+
+
+def test_int8_needs_the_deploy_format(tmp_path, seeded_weights):
+    with pytest.raises(ValueError, match="--int8 needs --format deploy"):
+        export.main(["--config-file", str(CONFIGS / CONFIG), "--format", "onnx", "--int8",
+                     "--output", str(tmp_path), "MODEL.WEIGHTS", seeded_weights, *OPTS])
+    assert os.listdir(tmp_path) == []
