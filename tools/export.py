@@ -91,7 +91,8 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--run-eval", action="store_true",
-        help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS)",
+        help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS); "
+        "with --int8 the int8 model too (results <dataset>_int8)",
     )
     int8 = parser.add_argument_group("int8 (with --format deploy)")
     int8.add_argument("--int8", action="store_true", help="also write the calibrated int8 model")
@@ -196,7 +197,7 @@ def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_d
 
 def load_exported(path: str, device: str = "cpu") -> Callable[[Tensor], Sequence[Tensor]]:
     """A function image (3, H, W) float32 -> (boxes, scores, classes) on the CPU, running ``path``."""
-    if os.path.basename(path) == FORMATS["deploy"]:
+    if os.path.basename(path) in (FORMATS["deploy"], os.path.basename(int8_paths(FORMATS["deploy"])[0])):
         from df2s2_deploy import OnnxFaceDetector
 
         detector = OnnxFaceDetector(path)
@@ -287,12 +288,16 @@ def main(argv=None):
     if args.format == "deploy":
         path = export_deploy(cfg, model, inputs, args.output, ONNX_OPSET)
         if args.int8:
-            export_int8(path, args.calibration_dataset, calibration, args.calibration_method,
-                        args.int8_exclude)
+            int8 = export_int8(path, args.calibration_dataset, calibration, args.calibration_method,
+                               args.int8_exclude)
     else:
         path = export(model, inputs, args.format, args.output)
     if args.run_eval:
-        return evaluate_exported(cfg, path, args.output)
+        results = evaluate_exported(cfg, path, args.output)
+        if args.int8:
+            int8_results = evaluate_exported(cfg, int8, os.path.join(args.output, "int8"))
+            results.update((f"{name}_int8", r) for name, r in int8_results.items())
+        return results
     return None
 
 
