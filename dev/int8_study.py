@@ -165,7 +165,12 @@ def main(argv=None):
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     check_output_dir(args.output_dir, [args.weights, args.config_file])
-    work = tempfile.mkdtemp(prefix="int8_study_")
+    with tempfile.TemporaryDirectory(prefix="int8_study_") as work:
+        return study(args, work)
+
+
+def study(args, work: str) -> dict:
+    """Every variant of `args`, its models in the folder `work`; returns the report."""
     export.main(["--config-file", args.config_file, "--format", "deploy", "--output", work,
                  "MODEL.WEIGHTS", args.weights, *args.opts])
     model = os.path.join(work, "face_detector.onnx")
