@@ -18,6 +18,7 @@ from detectron2.evaluation import verify_results
 import torch.distributed
 
 from df2s2_d2 import get_df2s2_cfg
+from df2s2_d2.amp import check_amp_training
 from df2s2_d2.checkpoint import check_to_load, load_weights
 from df2s2_d2.data import WiderFaceDatasetMapper, build_face_test_loader, build_face_train_loader
 from df2s2_d2.evaluation import build_face_evaluator
@@ -118,6 +119,8 @@ def setup(args):
     cfg.freeze()
     # before default_setup, which creates OUTPUT_DIR and writes its log there
     check_output_dir(cfg.OUTPUT_DIR, [args.config_file, cfg.MODEL.WEIGHTS], what="OUTPUT_DIR")
+    if not args.eval_only:
+        check_amp_training(cfg)
     default_setup(cfg, args)
     return cfg
 

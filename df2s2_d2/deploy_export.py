@@ -19,7 +19,9 @@ from df2s2_deploy.deploy_config import (
 )
 from df2s2_deploy.output_paths import replace_file
 
-__all__ = ["DEPLOY_MODEL", "HeadOutputs", "deploy_config", "export_deploy"]
+__all__ = [
+    "DEPLOY_MODEL", "HeadOutputs", "deploy_config", "export_deploy", "calibration_files", "export_int8",
+]
 
 DEPLOY_MODEL = "face_detector.onnx"
 
@@ -122,3 +124,58 @@ def export_deploy(
     replace_file(os.path.splitext(path)[0] + ".json", config.save)
     logger.info(f"Exported the deploy model to {path} and its settings beside it")
     return path
+
+
+def calibration_files(dataset: str, count: int) -> List[str]:
+    """`count` image files of the registered Detectron2 `dataset`, evenly spread over it
+    (every len/count-th in its order). Refused before any work, naming the dataset: one
+    that is not registered or has no images, and files that cannot be read as images."""
+    from detectron2.data import DatasetCatalog
+
+    from df2s2_deploy.preprocessing import DECODE_ERRORS
+
+    if count < 1:
+        raise ValueError(f"the number of calibration images must be at least 1, got {count}")
+    if dataset not in DatasetCatalog.list():
+        raise ValueError(f"calibration dataset {dataset!r} is not registered (known: "
+                         f"{', '.join(sorted(DatasetCatalog.list()))})")
+    try:
+        dicts = DatasetCatalog.get(dataset)
+    except Exception as e:  # a registered loader whose files are missing, ...
+        raise ValueError(f"calibration dataset {dataset!r} cannot be loaded: {e}") from None
+    if not dicts:
+        raise ValueError(f"calibration dataset {dataset!r} has no images")
+    step = len(dicts) / min(count, len(dicts))
+    files = [dicts[int(i * step)]["file_name"] for i in range(min(count, len(dicts)))]
+    from PIL import Image
+
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except DECODE_ERRORS as e:
+            raise ValueError(
+                f"calibration dataset {dataset!r}: {path} cannot be read as an image ({e})"
+            ) from None
+    return files
+
+
+def export_int8(
+    path: str, dataset: str, files: Sequence[str], method: str, exclude: Sequence[str],
+    per_channel: bool = True,
+) -> str:
+    """The int8 model and its JSON beside the float32 deploy model at `path`, calibrated on
+    `files` of `dataset` read and resized as the runtime does; returns its path."""
+    from df2s2_deploy.deploy_config import DeployConfig
+    from df2s2_deploy.preprocessing import read_image
+    from df2s2_deploy.quantization import quantize_deploy_model
+
+    config = DeployConfig.load(os.path.splitext(path)[0] + ".json")
+    images = [read_image(f, config.input.format) for f in files]
+    excluded = f", {'/'.join(exclude)} in float32" if exclude else ""
+    out = quantize_deploy_model(
+        path, config, images, method=method, per_channel=per_channel, exclude=exclude,
+        calibration=f"{method} on {len(files)} images of {dataset}{excluded}",
+    )
+    logger.info(f"Wrote the int8 model {out} ({method} on {len(files)} images of {dataset})")
+    return out

@@ -1,5 +1,6 @@
 """`FaceDetector`: a DF2S2 (or any model of this project's configs) behind one call,
 ``detect(images)``, for code that does not use Detectron2 itself."""
+import logging
 import os
 from typing import List, Optional, Sequence, Union
 
@@ -13,6 +14,7 @@ from detectron2.modeling import build_model
 from df2s2_deploy.detections import Detections
 from df2s2_deploy.preprocessing import check_image_array, to_model_format
 
+from .amp import amp_dtype, inference_autocast
 from .checkpoint import load_weights
 from .config import get_df2s2_cfg
 from .data.image_reading import read_image
@@ -21,6 +23,8 @@ from .modeling.test_time_augmentation import DF2S2WithTTA
 __all__ = ["FaceDetector"]
 
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
+
+logger = logging.getLogger(__name__)
 
 
 class FaceDetector:
@@ -41,6 +45,8 @@ class FaceDetector:
             1 gives exactly the single-image results.
         input_format: channel order of the numpy images given to `detect`: "BGR"
             (OpenCV's) or "RGB". Paths are read from disk in the model's order.
+        amp: run the model under autocast: float16 on CUDA, bfloat16 on the CPU (said
+            in the log); detections are float32 either way.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class FaceDetector:
         tta: bool = False,
         batch_size: int = 1,
         input_format: str = "BGR",
+        amp: bool = False,
     ):
         if isinstance(cfg_or_config_file, (str, os.PathLike)):
             cfg_or_config_file = os.fspath(cfg_or_config_file)
@@ -79,6 +86,9 @@ class FaceDetector:
         self.cfg = cfg
         self.input_format = input_format
         self.batch_size = batch_size
+        self.amp = amp
+        if amp:
+            logger.info(f"FaceDetector: autocast to {amp_dtype(device)} on {device}")
         self.model = build_model(cfg).eval()
         if cfg.MODEL.WEIGHTS:
             load_weights(self.model, cfg.MODEL.WEIGHTS)
@@ -95,7 +105,7 @@ class FaceDetector:
             return self.detect([images])[0]
         arrays = [self._read(image, index) for index, image in enumerate(images)]
         results = []
-        with torch.no_grad():
+        with torch.no_grad(), inference_autocast(self.cfg.MODEL.DEVICE, self.amp):
             if self.tta is not None:
                 # TTA resizes the original image to each of its sizes
                 results = [self._detections(self.tta([self._input(a, a)])[0]) for a in arrays]
@@ -126,4 +136,6 @@ class FaceDetector:
     @staticmethod
     def _detections(output: dict) -> Detections:
         instances = output["instances"].to("cpu")
-        return Detections(instances.pred_boxes.tensor.numpy(), instances.scores.numpy())
+        return Detections(
+            instances.pred_boxes.tensor.float().numpy(), instances.scores.float().numpy()
+        )

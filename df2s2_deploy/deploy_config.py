@@ -11,14 +11,17 @@ read by `OnnxFaceDetector`. Keys:
     inference: num_classes, score_threshold, topk_candidates, nms_threshold,
              max_detections (RetinaNet's test settings)
     outputs: cls_logits and box_deltas, the model's output names per level
+    network: (optional, default float32) precision ("fp32" / "int8"); for int8 also
+             calibration (how the activation ranges were found), per_channel and
+             excluded_nodes (the nodes kept in float32)
 """
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Dict, List, Sequence
 
-__all__ = ["DeployConfig", "DeployConfigError", "FORMAT_VERSION"]
+__all__ = ["DeployConfig", "DeployConfigError", "NetworkConfig", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -62,6 +65,14 @@ class OutputConfig:
     box_deltas: List[str]
 
 
+@dataclass(frozen=True)
+class NetworkConfig:
+    precision: str = "fp32"
+    calibration: str = ""
+    per_channel: bool = False
+    excluded_nodes: List[str] = field(default_factory=list)
+
+
 _SECTIONS = {
     "input": InputConfig,
     "anchors": AnchorConfig,
@@ -69,6 +80,8 @@ _SECTIONS = {
     "inference": InferenceConfig,
     "outputs": OutputConfig,
 }
+# sections that a JSON may leave out (written by later versions of the exporter)
+_OPTIONAL = {"network": NetworkConfig}
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class DeployConfig:
     box_transform: BoxTransformConfig
     inference: InferenceConfig
     outputs: OutputConfig
+    network: NetworkConfig = NetworkConfig()
 
     def save(self, path: str) -> None:
         with open(path, "w") as f:
@@ -103,16 +117,19 @@ class DeployConfig:
                 path, f"format_version: expected {FORMAT_VERSION}, found {data.get('format_version')!r}"
             )
         sections = {}
-        for name, section in _SECTIONS.items():
+        for name, section in {**_SECTIONS, **_OPTIONAL}.items():
             values = data.get(name)
+            if name in _OPTIONAL and values is None:
+                continue
             if not isinstance(values, dict):
                 raise DeployConfigError(path, f"{name}: expected a '{name}' object")
-            missing = [f.name for f in fields(section) if f.name not in values]
+            missing = [f.name for f in fields(section) if f.name not in values and name not in _OPTIONAL]
             if missing:
                 raise DeployConfigError(path, f"'{name}' lacks {', '.join(missing)}")
-            for f in fields(section):
+            present = [f for f in fields(section) if f.name in values]
+            for f in present:
                 _check_field(path, f"{name}.{f.name}", values[f.name], f.type)
-            sections[name] = section(**{f.name: values[f.name] for f in fields(section)})
+            sections[name] = section(**{f.name: values[f.name] for f in present})
         config = cls(**sections)
         config.check(path)
         return config
@@ -195,8 +212,8 @@ def _has_type(value, annotation) -> bool:
     if getattr(annotation, "__origin__", None) is list:
         (item,) = annotation.__args__
         return isinstance(value, list) and all(_has_type(v, item) for v in value)
-    if isinstance(value, bool):
-        return False
+    if annotation is bool or isinstance(value, bool):
+        return annotation is bool and isinstance(value, bool)
     if annotation is float:
         return isinstance(value, (int, float)) and math.isfinite(value)
     return isinstance(value, annotation)
@@ -233,4 +250,5 @@ _RANGES = {
     "inference.max_detections": (lambda v: v >= 1, "an integer >= 1"),
     "outputs.cls_logits": (lambda v: len(v) > 0, "a non-empty list of output names"),
     "outputs.box_deltas": (lambda v: len(v) > 0, "a non-empty list of output names"),
+    "network.precision": (lambda v: v in ("fp32", "int8"), "'fp32' or 'int8'"),
 }

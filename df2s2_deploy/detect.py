@@ -2,13 +2,15 @@
 
     df2s2-detect --model exported/face_detector.onnx INPUT [INPUT ...] --output detections.json
     df2s2-detect --model ... WIDER_val/images --output predictions/ --wider-face
+    df2s2-detect --model exported/face_detector_int8.onnx --batch-size 4 ...
 
 INPUT: image files, folders (their images, recursively, sorted) and videos (every
 frame; ``--every N`` for every N-th). Writes one JSON file (a list of
 ``{"file", "frame" (videos only), "height", "width", "boxes" [[x1, y1, x2, y2], ...],
 "scores"}``) or, with ``--wider-face``, the official WIDER FACE prediction files
 ``<output>/<event>/<name>.txt`` (event: the image's folder), ready for
-``wider-face-eval``.
+``wider-face-eval``. The int8 model (``tools/export.py --int8``) runs the same way;
+``--batch-size N`` feeds N images per network call.
 
 Bad input: an ``--output`` that resolves (through links) to an input or a model file, or
 that cannot be written, is refused before any work; the output is written by replacing
@@ -97,6 +99,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--every", type=int, default=1, help="video: every N-th frame")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: default)")
     parser.add_argument(
+        "--batch-size", type=int, default=1, metavar="N",
+        help="images per network call, padded to the batch's largest (default 1)",
+    )
+    parser.add_argument(
         "--max-pixels", type=int, metavar="N",
         help="skip images of more than N pixels, as decompression bombs "
         "(default and upper bound: Pillow's limit, 2 x PIL.Image.MAX_IMAGE_PIXELS)",
@@ -119,6 +125,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--wider-face takes images only; videos given: " + ", ".join(videos))
     if args.every < 1:
         parser.error("--every must be at least 1")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     pillow_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
     if args.max_pixels is not None and not 1 <= args.max_pixels <= (pillow_limit or args.max_pixels):
         parser.error(f"--max-pixels must be between 1 and Pillow's limit {pillow_limit}")
@@ -133,14 +141,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
 
-    records, skipped = [], []
-    for path in tqdm(images, desc="images", unit="image", disable=not images):
+    records, skipped, batch = [], [], []
+    for i, path in enumerate(tqdm(images, desc="images", unit="image", disable=not images)):
         try:
-            image = read_image(path, "BGR", args.max_pixels)
+            batch.append((path, read_image(path, "BGR", args.max_pixels)))
         except (FileNotFoundError, ValueError) as e:
             skipped.append(str(e))
-            continue
-        records.append(_record(path, None, image, detector.detect(image)))
+        if batch and (len(batch) == args.batch_size or i == len(images) - 1):
+            arrays = [image for _, image in batch]
+            for (path, image), found in zip(batch, detector.detect(arrays, args.batch_size)):
+                records.append(_record(path, None, image, found))
+            batch = []
     for path in videos:
         frames = 0
         try:

@@ -8,7 +8,9 @@ import numpy as np
 from .anchors import cell_anchors, grid_anchors
 from .deploy_config import DeployConfig
 from .detections import Detections
-from .preprocessing import check_image_array, model_input, read_image, resize, to_model_format
+from .preprocessing import (
+    batch_input, check_image_array, model_input, read_image, resize, to_model_format,
+)
 from .retinanet_decoding import decode_detections, dense_to_anchor_major, postprocess, sigmoid
 
 __all__ = ["OnnxFaceDetector", "ImageInput"]
@@ -18,7 +20,8 @@ ImageInput = Union[str, "os.PathLike[str]", np.ndarray]
 
 class OnnxFaceDetector:
     """Face detection with ``face_detector.onnx`` and its ``face_detector.json``
-    (``tools/export.py --format deploy``).
+    (``tools/export.py --format deploy``), or with the int8 ``face_detector_int8.onnx``
+    and its JSON (``--int8``; same pre- and post-processing, ``network.precision`` int8).
 
     Args:
         model_path: the ONNX file (str or PathLike); its JSON is ``config_path`` or the same
@@ -68,7 +71,7 @@ class OnnxFaceDetector:
         options.intra_op_num_threads = num_threads
         # idle threads sleep instead of spinning: the CPU stays free for the rest of a pipeline
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = _load_session(model_path, options, providers)
+        self.session = _load_session(model_path, options, providers, self.config.network.precision)
         outputs = {o.name: o.shape for o in self.session.get_outputs()}
         self.config.check_network(config_path, model_path, outputs)
         self.input_name = self.session.get_inputs()[0].name
@@ -78,13 +81,32 @@ class OnnxFaceDetector:
         ]
 
     def detect(
-        self, images: Union[ImageInput, Sequence[ImageInput]]
+        self, images: Union[ImageInput, Sequence[ImageInput]], batch_size: int = 1
     ) -> Union[Detections, List[Detections]]:
         """Detections of one image (a str / PathLike path or an (H, W, 3) uint8 array) or of
-        a list of them. Errors name the file, or the index and shape of the array."""
+        a list of them. Errors name the file, or the index and shape of the array.
+
+        batch_size: images per network call; the images of a call are padded to its largest
+        test size (``ImageList``), each one's detections rescaled to its own size. With
+        images of one test size the results equal one-at-a-time calls."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if isinstance(images, (str, os.PathLike, np.ndarray)):
-            return self._detect_one(images, 0)
-        return [self._detect_one(image, index) for index, image in enumerate(images)]
+            return self.detect([images])[0]
+        images = list(images)
+        results = []
+        for start in range(0, len(images), batch_size):
+            originals = [
+                self._load(image, start + i) for i, image in enumerate(images[start : start + batch_size])
+            ]
+            resized = [resize(image, self.min_size, self.max_size) for image in originals]
+            for original, image, (boxes, scores, _) in zip(
+                originals, resized, self.detect_resized_batch(resized)
+            ):
+                results.append(
+                    Detections(*postprocess(boxes, scores, image.shape[:2], original.shape[:2]))
+                )
+        return results
 
     def head_outputs(self, image: np.ndarray):
         """Raw per-level cls logits (1, A*K, H_l, W_l) and box deltas (1, A*4, H_l, W_l)
@@ -103,34 +125,48 @@ class OnnxFaceDetector:
     def detect_resized(self, image: np.ndarray):
         """Detections of an (h, w, 3) model-format uint8 image already at the test size, in
         its own pixels: boxes (D, 4), scores (D,) float32, classes (D,) int64."""
+        return self.detect_resized_batch([image])[0]
+
+    def detect_resized_batch(self, images: Sequence[np.ndarray]):
+        """`detect_resized` of N images in one network call (padded to the largest): per
+        image boxes (D, 4), scores (D,), classes (D,) in its own pixels (not clipped)."""
         config = self.config
-        logits, deltas = self.head_outputs(image)
+        batch = batch_input(
+            images, config.input.pixel_mean, config.input.pixel_std, config.input.size_divisibility
+        )
+        outputs = self.session.run(None, {self.input_name: batch})
+        named = dict(zip((o.name for o in self.session.get_outputs()), outputs))
+        logits = [named[name] for name in config.outputs.cls_logits]
+        deltas = [named[name] for name in config.outputs.box_deltas]
         num_classes = config.inference.num_classes
-        scores = [sigmoid(dense_to_anchor_major(x, num_classes)[0]) for x in logits]
-        deltas = [dense_to_anchor_major(x, 4)[0] for x in deltas]
         anchors = grid_anchors(
             [x.shape[-2:] for x in logits],
             config.anchors.strides,
             self.cell_anchors,
             config.anchors.offset,
         )
-        return decode_detections(scores, deltas, anchors, config, self.score_threshold)
+        scores = [sigmoid(dense_to_anchor_major(x, num_classes)) for x in logits]
+        deltas = [dense_to_anchor_major(x, 4) for x in deltas]
+        return [
+            decode_detections(
+                [s[i] for s in scores], [d[i] for d in deltas], anchors, config, self.score_threshold
+            )
+            for i in range(len(images))
+        ]
 
-    def _detect_one(self, image: ImageInput, index: int) -> Detections:
+    def _load(self, image: ImageInput, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 in the model's channel order, from a path or an array."""
         config = self.config
         if isinstance(image, (str, os.PathLike)):
-            image = read_image(image, config.input.format, self.max_pixels)
-        else:
-            image = check_image_array(image, index)
-            image = to_model_format(image, self.input_format, config.input.format)
-        resized = resize(image, self.min_size, self.max_size)
-        boxes, scores, _ = self.detect_resized(resized)
-        return Detections(*postprocess(boxes, scores, resized.shape[:2], image.shape[:2]))
+            return read_image(image, config.input.format, self.max_pixels)
+        image = check_image_array(image, index)
+        return to_model_format(image, self.input_format, config.input.format)
 
 
-def _load_session(model_path: str, options, providers):
+def _load_session(model_path: str, options, providers, precision: str = "fp32"):
     """onnxruntime's session of `model_path`; a file it cannot load gives a ValueError
-    naming the file instead of onnxruntime's traceback."""
+    naming the file instead of onnxruntime's traceback (for an int8 model: naming the
+    int8 kernels it needs)."""
     import onnxruntime
 
     if os.path.getsize(model_path) == 0:
@@ -141,6 +177,12 @@ def _load_session(model_path: str, options, providers):
         )
     except Exception as e:  # onnxruntime's InvalidProtobuf, Fail, ... share no base class
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if precision == "int8":
+            raise ValueError(
+                f"{model_path}: an int8 model (QDQ: QuantizeLinear, DequantizeLinear and int8 "
+                f"Conv kernels) that this onnxruntime {onnxruntime.__version__} with providers "
+                f"{list(providers or ['CPUExecutionProvider'])} cannot load: {reason}"
+            ) from None
         raise ValueError(
             f"{model_path}: not an ONNX model that onnxruntime can load (truncated or another "
             f"format?): {reason}"

@@ -3,14 +3,14 @@
 ``ImageList`` padding to the backbone's size divisibility."""
 import os
 import warnings
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps
 
 __all__ = [
     "read_image", "to_8_bits", "check_image_array", "to_model_format", "resized_shape",
-    "resize", "model_input", "DECODE_ERRORS",
+    "resize", "model_input", "batch_input", "DECODE_ERRORS",
 ]
 
 FORMATS = ("BGR", "RGB")
@@ -118,13 +118,24 @@ def model_input(
 ) -> np.ndarray:
     """(H, W, 3) uint8 -> (1, 3, H', W') float32: (x - mean) / std, zero-padded at the bottom
     and right to multiples of `size_divisibility` (``ImageList.from_tensors``)."""
+    return batch_input([image], pixel_mean, pixel_std, size_divisibility)
+
+
+def batch_input(
+    images: Sequence[np.ndarray], pixel_mean, pixel_std, size_divisibility: int
+) -> np.ndarray:
+    """N (H_i, W_i, 3) uint8 -> (N, 3, H', W') float32, each normalised and zero-padded at the
+    bottom and right to the largest H_i and W_i, rounded up to multiples of
+    `size_divisibility` (``ImageList.from_tensors``)."""
     mean = np.asarray(pixel_mean, dtype=np.float32)
     std = np.asarray(pixel_std, dtype=np.float32)
-    normalized = (image.astype(np.float32) - mean) / std
-    height, width = image.shape[:2]
+    height = max(image.shape[0] for image in images)
+    width = max(image.shape[1] for image in images)
     if size_divisibility > 1:
         height = -(-height // size_divisibility) * size_divisibility
         width = -(-width // size_divisibility) * size_divisibility
-    batch = np.zeros((1, 3, height, width), dtype=np.float32)
-    batch[0, :, : image.shape[0], : image.shape[1]] = normalized.transpose(2, 0, 1)
+    batch = np.zeros((len(images), 3, height, width), dtype=np.float32)
+    for i, image in enumerate(images):
+        normalized = (image.astype(np.float32) - mean) / std
+        batch[i, :, : image.shape[0], : image.shape[1]] = normalized.transpose(2, 0, 1)
     return batch

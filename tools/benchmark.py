@@ -39,6 +39,10 @@ on the CPU: ``FaceDetector.detect`` (PyTorch) and ``OnnxFaceDetector.detect``
 (onnxruntime with ``--threads`` intra-op threads, pre- and post-processing in numpy) on
 the same (H, W, 3) uint8 image, already at the test size, with the same random weights
 (the model is exported to ONNX first, in a temporary folder); interleaved rounds, medians.
+``--batch-sizes 1 4`` adds ``OnnxFaceDetector.detect`` of N copies of the image with
+``batch_size=N`` (per-image time and images/s); ``--int8`` adds the int8 model
+(``tools/export.py --int8``'s quantization, calibrated on 8 random images: latency only,
+random weights have no accuracy to keep).
 """
 import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import argparse
@@ -98,6 +102,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", metavar="JSON", help="also write the measurements here")
     parser.add_argument("--deploy", action="store_true",
                         help="time the torch-free deploy runtime next to the eager model instead")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1], metavar="N",
+                        help="--deploy: also time the runtime with N images per network call")
+    parser.add_argument("--int8", action="store_true", help="--deploy: also time the int8 model")
     return parser
 
 
@@ -341,7 +348,7 @@ def benchmark_deploy(args, report: Dict) -> str:
     from df2s2_d2.deploy_export import export_deploy
     from df2s2_deploy import OnnxFaceDetector
 
-    lines = ["| model | size (WxH) | ms median | FPS |", "|:--|:--|--:|--:|"]
+    lines = ["| model | size (WxH) | ms median | FPS (images / s) |", "|:--|:--|--:|--:|"]
     ratios = []
     with tempfile.TemporaryDirectory() as folder:
         for height, width in args.sizes:
@@ -360,17 +367,39 @@ def benchmark_deploy(args, report: Dict) -> str:
                 "eager (PyTorch, FaceDetector)": lambda: eager.detect(image),
                 "deploy (onnxruntime + numpy)": lambda: deploy.detect(image),
             }
+            per_call = {name: 1 for name in calls}
+            for n in (n for n in args.batch_sizes if n > 1):
+                name = f"deploy, batch {n} (per image)"
+                calls[name] = lambda n=n: deploy.detect([image] * n, batch_size=n)
+                per_call[name] = n
+            if args.int8:
+                int8 = OnnxFaceDetector(quantized(path, deploy.config), num_threads=args.threads or 0)
+                calls["deploy int8 (onnxruntime + numpy)"] = lambda: int8.detect(image)
+                per_call["deploy int8 (onnxruntime + numpy)"] = 1
             times = interleaved(calls, args.rounds, args.warmup, cuda=False)
             for name, values in times.items():
+                values = [v / per_call[name] for v in values]
                 ms = median(values)
                 lines.append(f"| {name} | {width}x{height} | {ms:.1f} | {1000 / ms:.2f} |")
                 report["inference"].append({"model": name, "size": [height, width], "ms": values})
-            ratios.append((width, height, median(times[list(calls)[1]]) / median(times[list(calls)[0]])))
-    lines += ["", "| size (WxH) | deploy / eager time |", "|:--|--:|"]
-    lines += [f"| {w}x{h} | {ratio:.2f} |" for w, h, ratio in ratios]
+            fp32 = median(times["deploy (onnxruntime + numpy)"])
+            int8 = median(times["deploy int8 (onnxruntime + numpy)"]) / fp32 if args.int8 else None
+            ratios.append((width, height, fp32 / median(times["eager (PyTorch, FaceDetector)"]), int8))
+    lines += ["", "| size (WxH) | deploy / eager time |" + (" int8 / fp32 deploy time |" if args.int8 else ""),
+              "|:--|--:|" + ("--:|" if args.int8 else "")]
+    lines += [f"| {w}x{h} | {ratio:.2f} |" + (f" {int8:.2f} |" if int8 else "") for w, h, ratio, int8 in ratios]
     header = (f"Deploy runtime next to eager ({Path(args.config_file).stem}, random weights, "
               f"{torch.get_num_threads()} threads, median of {args.rounds} interleaved rounds)")
     return "\n".join([header, ""] + lines)
+
+
+def quantized(path: str, config) -> str:
+    """The int8 model of the deploy model at `path`, calibrated on 8 seeded noise images."""
+    from df2s2_deploy.quantization import quantize_deploy_model
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(8)]
+    return quantize_deploy_model(path, config, images, calibration="minmax on 8 noise images")
 
 
 def _write_json(path: str, report: Dict) -> None:

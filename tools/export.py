@@ -29,6 +29,10 @@ Interface of ``model.ts`` / ``model.onnx``:
           (N, A*4, H_l, W_l), the raw head outputs (no seg branch); N, H, W dynamic;
   JSON    the pre-processing and the post-processing settings (df2s2_deploy/deploy_config.py);
           anchors, decoding, NMS and rescaling are done in numpy.
+``--int8`` adds ``face_detector_int8.onnx`` and its JSON (``network.precision`` "int8"):
+onnxruntime's static QDQ quantization, int8 per-channel weights and uint8 activations
+calibrated on ``--calibration-images`` images of ``--calibration-dataset`` (default
+``DATASETS.TRAIN[0]``) through the runtime's test-time pre-processing.
 
 Tracing and Detectron2 0.6: the per-level cap ``TOPK_CANDIDATES_TEST`` is recorded as a
 constant on the levels where the sample image had more candidates than the cap, and
@@ -61,9 +65,14 @@ from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.checkpoint import load_weights
 from df2s2_d2.evaluation import build_face_evaluator
-from df2s2_d2.deploy_export import DEPLOY_MODEL, export_deploy
+from df2s2_d2.deploy_export import DEPLOY_MODEL, calibration_files, export_deploy, export_int8
 from df2s2_deploy.output_paths import check_not_protected, check_output_dir, replace_file
+from df2s2_deploy.quantization import EXCLUDE_GROUPS, METHODS, int8_paths
 
+# int8 defaults: measured with dev/int8_study.py (docs/benchmarks.md)
+CALIBRATION_IMAGES = 32
+CALIBRATION_METHOD = "minmax"
+INT8_EXCLUDE = []
 FORMATS = {"torchscript": "model.ts", "onnx": "model.onnx", "deploy": DEPLOY_MODEL}
 INPUT_NAMES = ["image"]
 OUTPUT_NAMES = ["boxes", "scores", "classes"]
@@ -82,9 +91,50 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--run-eval", action="store_true",
-        help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS)",
+        help="evaluate the exported model on DATASETS.TEST (the evaluators of TEST.EVALUATORS); "
+        "with --int8 the int8 model too (results <dataset>_int8)",
+    )
+    int8 = parser.add_argument_group("int8 (with --format deploy)")
+    int8.add_argument("--int8", action="store_true", help="also write the calibrated int8 model")
+    int8.add_argument(
+        "--calibration-dataset", metavar="NAME",
+        help="registered dataset whose images calibrate (default: DATASETS.TRAIN[0])",
+    )
+    int8.add_argument(
+        "--calibration-images", type=int, default=CALIBRATION_IMAGES, metavar="N",
+        help=f"images, spread evenly over the dataset (default {CALIBRATION_IMAGES})",
+    )
+    int8.add_argument("--calibration-method", choices=METHODS, default=CALIBRATION_METHOD)
+    int8.add_argument(
+        "--int8-exclude", type=node_groups, default=INT8_EXCLUDE, metavar="GROUP[,GROUP]",
+        help="node groups kept in float32, comma-separated, or 'none': " + "; ".join(
+            f"{k}: {v}" for k, v in EXCLUDE_GROUPS.items()) + f" (default: {','.join(INT8_EXCLUDE) or 'none'})",
     )
     return parser
+
+
+def node_groups(text: str) -> list:
+    """'stem,predictors' -> ["stem", "predictors"]; 'none' -> []."""
+    groups = [] if text == "none" else [g for g in text.split(",") if g]
+    unknown = [g for g in groups if g not in EXCLUDE_GROUPS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown node group(s) {', '.join(unknown)}; choose from {', '.join(EXCLUDE_GROUPS)} or none")
+    return groups
+
+
+def check_int8(cfg, args) -> list:
+    """The calibration files of an --int8 export, checked before any work; [] without --int8."""
+    if not args.int8:
+        return []
+    if args.format != "deploy":
+        raise ValueError("--int8 needs --format deploy")
+    dataset = args.calibration_dataset or (cfg.DATASETS.TRAIN[0] if cfg.DATASETS.TRAIN else None)
+    if not dataset:
+        raise ValueError("--int8: no dataset to calibrate on: the config has no DATASETS.TRAIN; "
+                         "name one with --calibration-dataset")
+    args.calibration_dataset = dataset
+    return calibration_files(dataset, args.calibration_images)
 
 
 def setup_cfg(args):
@@ -147,7 +197,7 @@ def export(model: nn.Module, inputs: List[Dict[str, Tensor]], fmt: str, output_d
 
 def load_exported(path: str, device: str = "cpu") -> Callable[[Tensor], Sequence[Tensor]]:
     """A function image (3, H, W) float32 -> (boxes, scores, classes) on the CPU, running ``path``."""
-    if os.path.basename(path) == FORMATS["deploy"]:
+    if os.path.basename(path) in (FORMATS["deploy"], os.path.basename(int8_paths(FORMATS["deploy"])[0])):
         from df2s2_deploy import OnnxFaceDetector
 
         detector = OnnxFaceDetector(path)
@@ -218,6 +268,8 @@ def check_outputs(cfg, args) -> None:
     check_output_dir(args.output, protected)
     name = FORMATS[args.format]
     names = [name, os.path.splitext(name)[0] + ".json"] if args.format == "deploy" else [name]
+    if args.int8:
+        names += list(int8_paths(name))
     for name in names:
         check_not_protected(os.path.join(args.output, name), protected)
 
@@ -230,14 +282,22 @@ def main(argv=None):
     logger.info(f"Arguments: {args}")
     cfg = setup_cfg(args)
     check_outputs(cfg, args)
+    calibration = check_int8(cfg, args)
     model = build_export_model(cfg)
     inputs = sample_inputs(cfg, args.sample_image)
     if args.format == "deploy":
         path = export_deploy(cfg, model, inputs, args.output, ONNX_OPSET)
+        if args.int8:
+            int8 = export_int8(path, args.calibration_dataset, calibration, args.calibration_method,
+                               args.int8_exclude)
     else:
         path = export(model, inputs, args.format, args.output)
     if args.run_eval:
-        return evaluate_exported(cfg, path, args.output)
+        results = evaluate_exported(cfg, path, args.output)
+        if args.int8:
+            int8_results = evaluate_exported(cfg, int8, os.path.join(args.output, "int8"))
+            results.update((f"{name}_int8", r) for name, r in int8_results.items())
+        return results
     return None
 
 

@@ -100,3 +100,19 @@ def test_the_console_script_runs_without_importing_torch(deploy_model, inputs, t
     assert "onnxruntime" in imported
     assert not {"torch", "detectron2", "df2s2_d2"} & imported
     assert len(json.loads(out.read_text())) == 2
+
+
+def test_batch_size_feeds_the_readable_images_in_batches(deploy_model, inputs, tmp_path):
+    """--batch-size 2 with an unreadable image in between: the two readable images go in
+    one call, as detect([a, b], batch_size=2) gives them; the broken one is skipped."""
+    folder, _, broken = inputs
+    a, b = folder / "0--Parade" / "a.png", folder / "1--Handshaking" / "b.png"
+    out = tmp_path / "detections.json"
+    assert main([str(a), broken, str(b), "--model", deploy_model[0], "--output", str(out),
+                 "--batch-size", "2"]) == 0
+    records = json.loads(out.read_text())
+    assert [Path(r["file"]).name for r in records] == ["a.png", "b.png"]
+    expected = OnnxFaceDetector(deploy_model[0]).detect(
+        [cv2.imread(str(a)), cv2.imread(str(b))], batch_size=2)
+    for record, detections in zip(records, expected):
+        np.testing.assert_array_equal(np.array(record["scores"], np.float32), detections.scores)

@@ -89,3 +89,15 @@ def test_a_bad_output_is_refused_before_any_measurement(tmp_path, output):
     with pytest.raises(OutputPathError, match=expected):
         benchmark.main(["--config-file", str(config), "--device", "cpu", "--output", str(out)])
     assert file_digests(config, blocker) == before
+
+
+def test_deploy_mode_adds_batched_and_int8_runs(capsys):
+    report = benchmark.main([
+        "--config-file", str(CONFIGS / "Synth/df2s2_R_18_quick.yaml"), "--deploy",
+        "--sizes", "96x64", "--rounds", "1", "--warmup", "0", "--batch-sizes", "1", "3", "--int8",
+        "MODEL.FFP.OUT_CHANNELS", "32", "MODEL.RETINANET.NUM_CONVS", "1",
+    ])
+    names = {r["model"] for r in report["inference"]}
+    assert names == {"eager (PyTorch, FaceDetector)", "deploy (onnxruntime + numpy)",
+                     "deploy, batch 3 (per image)", "deploy int8 (onnxruntime + numpy)"}
+    assert "| 96x64 | " in capsys.readouterr().out.split("int8 / fp32 deploy time |")[1]

@@ -164,3 +164,17 @@ def test_unloadable_weights_are_an_error_naming_them(tmp_path, trained):
     with pytest.raises(CheckpointFileError, match=rf"^{weights}: truncated"):
         export.main(cli_args(str(weights), "--format", "onnx", "--output", str(tmp_path / "out")))
     assert file_digests(weights) == before
+
+
+def test_run_eval_with_int8_evaluates_the_float32_and_the_int8_deploy_models(tmp_path, trained):
+    _, weights = trained
+    generate_synthetic_dataset(str(tmp_path / "data"), num_train=2, num_val=2, seed=0, image_size=128)
+    for split in ("train", "val"):
+        register_wider_face_layout(f"export_int8_synth_{split}", str(tmp_path / "data"), split)
+    opts = ["DATASETS.TEST", "('export_int8_synth_val',)", "DATASETS.TRAIN", "('export_int8_synth_train',)"]
+    results = export.main(cli_args(weights, "--format", "deploy", "--int8", "--output",
+                                   str(tmp_path / "out"), "--run-eval") + opts)
+    assert set(results) == {"export_int8_synth_val", "export_int8_synth_val_int8"}
+    for result in results.values():
+        assert set(result["wider_face"]) == {"AP_easy", "AP_medium", "AP_hard"}
+    assert (tmp_path / "out" / "face_detector_int8.onnx").is_file()
