@@ -16,6 +16,7 @@ batch of the config's training loader (the batches depend on ``SEED`` only):
   normalised by this batch's foreground count (RetinaNet's running normaliser is not in a
   checkpoint), so they compare between rows, not with a training log.
 """
+import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
 import json
 import os
 from typing import Dict
