@@ -17,10 +17,20 @@ def loss_rise(losses: Sequence[Tuple[int, float]], warmup_iters: int, window: in
 
     losses: (iteration, total loss) in iteration order.
     """
-    windows: List[Tuple[int, float]] = []  # (first iteration, median) of complete windows
-    for start in range(0, len(losses) - window + 1, window):
-        chunk = losses[start:start + window]
-        windows.append((chunk[0][0], statistics.median(v for _, v in chunk)))
+    windows = [window_median(losses[start:start + window])
+               for start in range(0, len(losses) - window + 1, window)]
+    return rising_windows(windows, losses[-1][0] if losses else 0, warmup_iters, window, patience, rise)
+
+
+def window_median(chunk: Sequence[Tuple[int, float]]) -> Tuple[int, float]:
+    """(first iteration, median loss) of one window."""
+    return chunk[0][0], statistics.median(v for _, v in chunk)
+
+
+def rising_windows(windows: Sequence[Tuple[int, float]], last: int, warmup_iters: int, window: int,
+                   patience: int, rise: float) -> Optional[str]:
+    """:func:`loss_rise` on the complete windows' (first iteration, median); ``last``: the
+    last iteration seen."""
     if len(windows) <= patience:
         return None
     recent, before = windows[-patience:], windows[:-patience]
@@ -28,7 +38,6 @@ def loss_rise(losses: Sequence[Tuple[int, float]], warmup_iters: int, window: in
         return None
     best_at, best = min(before, key=lambda w: w[1])
     if all(median > best * (1 + rise) for _, median in recent):
-        last = losses[-1][0]
         return (f"the training loss has risen for {last - recent[0][0] + 1} iterations after the "
                 f"warm-up: median {recent[-1][1]:.3g} at iterations {recent[-1][0]}-{last}, against "
                 f"{best:.3g} at {best_at}-{best_at + window - 1}. The run may have diverged: check "
@@ -37,22 +46,27 @@ def loss_rise(losses: Sequence[Tuple[int, float]], warmup_iters: int, window: in
 
 
 class LossRiseWarning(HookBase):
-    """Checks ``total_loss`` every ``window`` iterations with :func:`loss_rise`; warns once
-    per rising stretch."""
+    """Checks ``total_loss`` every ``window`` iterations with :func:`loss_rise` (each window's
+    median computed once); warns once per rising stretch."""
 
     def __init__(self, warmup_iters: int, window: int = 20, patience: int = 5, rise: float = 0.2):
         self.warmup_iters, self.window, self.patience, self.rise = warmup_iters, window, patience, rise
-        self.losses: List[Tuple[int, float]] = []
+        self.chunk: List[Tuple[int, float]] = []  # the window being filled
+        self.windows: List[Tuple[int, float]] = []  # (first iteration, median) of complete ones
         self.warned = False
 
     def after_step(self):
         storage = self.trainer.storage
         if "total_loss" not in storage.histories():
             return
-        self.losses.append((self.trainer.iter, storage.history("total_loss").latest()))
+        self.chunk.append((self.trainer.iter, storage.history("total_loss").latest()))
         if (self.trainer.iter + 1) % self.window:
             return
-        message = loss_rise(self.losses, self.warmup_iters, self.window, self.patience, self.rise)
+        if len(self.chunk) >= self.window:
+            self.windows.append(window_median(self.chunk[-self.window:]))
+        self.chunk = []
+        message = rising_windows(self.windows, self.trainer.iter, self.warmup_iters, self.window,
+                                 self.patience, self.rise)
         if message and not self.warned:
             logger.warning(message)
         self.warned = message is not None
