@@ -56,6 +56,14 @@ def add_df2s2_config(cfg):
     # too): "xavier" (paper, 3.4: Detectron's XavierFill) or "normal" (RetinaNet's
     # std 0.01). The predictors always start as RetinaNet's. Measured in dev/ablation.py.
     cfg.MODEL.DF2S2.TOWER_INIT = "xavier"
+    # Five facial landmarks per face (RetinaFace's points and encoding): a predictor on
+    # the box tower, trained on faces whose annotations have "keypoints"; detections
+    # then carry pred_keypoints (N, 5, 3). Off: the model is exactly the one without it.
+    cfg.MODEL.DF2S2.LANDMARKS = False
+    # Weight of the landmark smooth L1. RetinaFace weighs boxes 2 : landmarks 1 with box
+    # offsets in units 10x Detectron2's (its variance 0.1), so 1 / (2 * 10) keeps that
+    # ratio against this model's box loss.
+    cfg.MODEL.DF2S2.LANDMARK_LOSS_WEIGHT = 0.05
 
     # Face-aware training augmentation (data/dataset_mapper.py).
     cfg.INPUT.FACE_AUG = CN()

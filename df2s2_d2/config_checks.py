@@ -46,6 +46,7 @@ def _each(test):
 RULES = {
     "MODEL.DF2S2.SEG_LOSS_WEIGHT": (_at_least(0), "a number >= 0"),
     "MODEL.DF2S2.BOX_LOSS_WEIGHT": (_at_least(0), "a number >= 0"),
+    "MODEL.DF2S2.LANDMARK_LOSS_WEIGHT": (_at_least(0), "a number >= 0"),
     "MODEL.RETINANET.FOCAL_LOSS_ALPHA": (
         lambda v: _number(v) and v <= 1, "a number in [0, 1], or < 0 for no alpha weighting"
     ),

@@ -13,6 +13,12 @@ and faces smaller than ``FACE_AUG.MIN_FACE_SIZE`` are left out of ``instances`` 
 to the segmentation targets only, as ignore regions. Every dropped or ignored face is
 counted in ``counts`` and the totals are logged every ``log_period`` images.
 
+Landmarks: faces whose annotations carry ``keypoints`` (five ``x, y, v`` points, see
+:mod:`df2s2_deploy.face_landmarks`) keep them through crop, resize and flip (a flip swaps
+the two eyes and the two mouth corners); a point that leaves the image becomes not
+labelled (0, 0, 0) and is counted. ``instances.gt_keypoints`` is then (N, 5, 3), zeros
+for a face without landmarks; a data set without any keypoints gets none.
+
 Testing: ``ResizeShortestEdge(MIN_SIZE_TEST, MAX_SIZE_TEST)``; annotations are dropped.
 
 Bad input: every box goes through :func:`validate_annotations` first (degenerate,
@@ -35,7 +41,9 @@ import torch
 from detectron2.config import configurable
 from detectron2.data import transforms as T
 from detectron2.modeling import META_ARCH_REGISTRY
-from detectron2.structures import Boxes, BoxMode, Instances
+from detectron2.structures import Boxes, BoxMode, Instances, Keypoints
+
+from df2s2_deploy.face_landmarks import LANDMARK_FLIP_INDICES, NUM_LANDMARKS
 
 from ..modeling.meta_arch import DF2S2
 from ..modeling.seg_targets import BoxMaskTargets, build_box_mask_targets
@@ -92,6 +100,32 @@ def _boxes_xyxy(annotations: Sequence[Dict]) -> np.ndarray:
     """(N, 4) float64 XYXY boxes of Detectron2 annotation dicts."""
     boxes = [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS) for a in annotations]
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def _keypoints(annotations: Sequence[Dict]) -> np.ndarray:
+    """(N, 5, 3) float64 x, y, v of annotation dicts; zeros where a face has none."""
+    points = np.zeros((len(annotations), NUM_LANDMARKS, 3))
+    for i, a in enumerate(annotations):
+        if a.get("keypoints") is not None:
+            points[i] = np.asarray(a["keypoints"], dtype=np.float64).reshape(NUM_LANDMARKS, 3)
+    return points
+
+
+def _transform_keypoints(points: np.ndarray, transforms, height: int, width: int):
+    """Points (N, 5, 3) through ``transforms``; returns them and how many labelled points
+    left the (height, width) image and became not labelled."""
+    points = points.copy()
+    if not len(points):
+        return points, 0
+    points[..., :2] = transforms.apply_coords(points[..., :2].reshape(-1, 2)).reshape(-1, NUM_LANDMARKS, 2)
+    flips = sum(isinstance(t, T.HFlipTransform) for t in transforms.transforms)
+    if flips % 2:
+        points = points[:, LANDMARK_FLIP_INDICES]
+    x, y = points[..., 0], points[..., 1]
+    labelled = points[..., 2] > 0
+    outside = labelled & ((x < 0) | (x > width) | (y < 0) | (y > height))
+    points[outside | ~labelled] = 0
+    return points, int(outside.sum())
 
 
 def _clip(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -182,7 +216,10 @@ class WiderFaceDatasetMapper:
         annotations = self._valid_annotations(dataset_dict.pop("annotations", []), image.shape)
         if not self.is_train:
             annotations = []
-        faces = _boxes_xyxy([a for a in annotations if not a.get("iscrowd", 0)])
+        face_annotations = [a for a in annotations if not a.get("iscrowd", 0)]
+        faces = _boxes_xyxy(face_annotations)
+        with_keypoints = any("keypoints" in a for a in face_annotations)
+        keypoints = _keypoints(face_annotations)
         ignored = _boxes_xyxy([a for a in annotations if a.get("iscrowd", 0)])
         num_crowd = len(ignored)
 
@@ -199,14 +236,16 @@ class WiderFaceDatasetMapper:
 
         inside = centres_inside(aug_input.boxes, w, h)
         faces = _clip(aug_input.boxes[inside], h, w)
-        faces = self._with_area(faces)
+        keypoints = keypoints[inside]
+        with_area = self._with_area(faces)
+        faces, keypoints = faces[with_area], keypoints[with_area]
         ignored = _clip(transforms.apply_box(ignored), h, w) if len(ignored) else ignored
         ignored = ignored[(ignored[:, 2] > ignored[:, 0]) & (ignored[:, 3] > ignored[:, 1])]
         small = (
             np.sqrt((faces[:, 2] - faces[:, 0]) * (faces[:, 3] - faces[:, 1])) < self.min_face_size
         )
         ignored = np.concatenate([ignored, faces[small]])
-        faces = faces[~small]
+        faces, keypoints = faces[~small], keypoints[~small]
         self._count(
             outside=int((~inside).sum()), small=int(small.sum()), kept=len(faces), crowd=num_crowd
         )
@@ -214,6 +253,10 @@ class WiderFaceDatasetMapper:
         instances = Instances((h, w))
         instances.gt_boxes = Boxes(torch.as_tensor(faces, dtype=torch.float32))
         instances.gt_classes = torch.zeros(len(faces), dtype=torch.int64)
+        if with_keypoints:
+            keypoints, outside = _transform_keypoints(keypoints, transforms, h, w)
+            self.counts["landmarks_outside_crop"] += outside
+            instances.gt_keypoints = Keypoints(torch.as_tensor(keypoints, dtype=torch.float32))
         dataset_dict["instances"] = instances
         if self.box_mask_targets is not None:
             boxes = torch.as_tensor(np.concatenate([faces, ignored]), dtype=torch.float32)
@@ -230,10 +273,10 @@ class WiderFaceDatasetMapper:
         return kept
 
     def _with_area(self, faces: np.ndarray) -> np.ndarray:
-        """Faces (N, 4) XYXY with width and height > 0 in float32; the others counted."""
+        """(N,) bool: faces (N, 4) XYXY with width and height > 0 in float32; the others counted."""
         keep = positive_size(faces)
         self.counts["boxes_dropped_no_area_after_augmentation"] += int((~keep).sum())
-        return faces[keep]
+        return keep
 
     def _skip(self, dataset_dict: Dict, error: BadImageError) -> Optional[Dict]:
         self.counts["images_skipped"] += 1
@@ -281,5 +324,5 @@ class WiderFaceDatasetMapper:
                 f"{c['images_skipped']} images skipped (unusable); boxes dropped: "
                 + ", ".join(f"{c[f'boxes_dropped_{r}']} {DROP_REASONS[r]}" for r in DROP_REASONS)
                 + f", {c['boxes_dropped_no_area_after_augmentation']} without area after "
-                "augmentation"
+                f"augmentation; {c['landmarks_outside_crop']} landmarks left the crop"
             )

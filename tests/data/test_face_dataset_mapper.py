@@ -238,3 +238,60 @@ def test_seg_targets_for_a_registered_subclass_of_df2s2(coordinate_image):
     cfg = config(**{"INPUT.FACE_AUG.TRAIN_SIZE": 64, "MODEL.META_ARCHITECTURE": "MyDF2S2"})
     out = WiderFaceDatasetMapper(cfg, is_train=True)(record(coordinate_image, random_faces(5)))
     assert "seg_targets" in out
+
+
+def with_points(annotation, points):
+    return dict(annotation, keypoints=[float(v) for p in points for v in p])
+
+
+def test_landmarks_follow_crop_resize_and_flip_and_swap_sides(coordinate_image):
+    # no crop tries: the image is padded to 200 x 200, resized to 100, then always flipped
+    cfg = config(**{"INPUT.FACE_AUG.CROP_TRIES": 0, "INPUT.FACE_AUG.TRAIN_SIZE": 100,
+                    "INPUT.RANDOM_FLIP": "horizontal"})
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    points = [[20, 30, 2], [40, 30, 2], [30, 40, 1], [22, 50, 2], [38, 50, 2]]
+    dicts = record(coordinate_image, [with_points(face(10, 20, 50, 60), points), face(100, 20, 140, 60)])
+    flipped = 0
+    for seed in range(8):
+        np.random.seed(seed)
+        out = mapper(dicts)
+        kp = out["instances"].gt_keypoints.tensor.numpy()
+        box = out["instances"].gt_boxes.tensor.numpy()[0]
+        expected = np.array(points, dtype=np.float64)
+        expected[:, :2] *= 0.5
+        if box[0] > 25:  # flipped: x -> 100 - x, eyes and mouth corners swap
+            flipped += 1
+            expected[:, 0] = 100 - expected[:, 0]
+            expected = expected[[1, 0, 2, 4, 3]]
+        assert np.allclose(kp[0], expected, atol=1e-4)
+        assert not kp[1].any()  # the face without landmarks: all zero, not labelled
+    assert 0 < flipped < 8
+
+
+def test_landmarks_leaving_the_crop_become_unlabelled_and_are_counted(coordinate_image):
+    side = 80
+    cfg = config(**{"INPUT.FACE_AUG.CROP_SCALES": [0.5], "INPUT.FACE_AUG.TRAIN_SIZE": side})
+    mapper = WiderFaceDatasetMapper(cfg, is_train=True)
+    # a wide face whose outer points stick out of its own box
+    points = [[2, 50, 2], [60, 50, 2], [31, 55, 2], [10, 65, 2], [52, 65, 2]]
+    dicts = record(coordinate_image, [with_points(face(4, 40, 58, 70), points)])
+    np.random.seed(0)
+    dropped = 0
+    for _ in range(20):
+        out = mapper(dicts)
+        if not len(out["instances"]):
+            continue
+        x0, y0 = int(out["image"][0, 0, 0]), int(out["image"][1, 0, 0])
+        kp = out["instances"].gt_keypoints.tensor.numpy()[0]
+        for p, q in zip(points, kp):
+            inside = x0 <= p[0] <= x0 + side and y0 <= p[1] <= y0 + side
+            assert (q[2] > 0) == inside
+            dropped += not inside
+            if inside:
+                assert np.allclose(q[:2], [p[0] - x0, p[1] - y0], atol=1e-4)
+    assert dropped > 0 and mapper.counts["landmarks_outside_crop"] == dropped
+
+
+def test_no_keypoints_without_landmark_annotations(coordinate_image):
+    out = WiderFaceDatasetMapper(config(), is_train=True)(record(coordinate_image, random_faces(5)))
+    assert not out["instances"].has("gt_keypoints")

@@ -7,11 +7,15 @@ from torch import Tensor
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
-from detectron2.modeling.meta_arch.retinanet import RetinaNet
+from detectron2.modeling.meta_arch.retinanet import RetinaNet, permute_to_N_HWA_K
+from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Instances
 
 from ..seg_targets import BoxMaskTargets
+from df2s2_deploy.face_landmarks import NUM_LANDMARKS
+
 from .head import DF2S2Head
+from .landmarks import inference_with_landmarks, landmark_loss
 
 
 @META_ARCH_REGISTRY.register()
@@ -29,13 +33,25 @@ class DF2S2(RetinaNet):
     masks, from the WIDER FACE mapper); otherwise they are made from
     ``instances.gt_boxes`` by the same :class:`BoxMaskTargets`, on this model's
     own anchor grid.
+
+    With ``MODEL.DF2S2.LANDMARKS`` the head also regresses five landmarks per anchor
+    (:mod:`.landmarks`): training adds ``loss_landmark`` for inputs whose instances
+    carry ``gt_keypoints`` (N, 5, 3), and the detections carry ``pred_keypoints``.
     """
 
     @configurable
-    def __init__(self, *, seg_loss_weight: float = 0.05, box_loss_weight: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        *,
+        seg_loss_weight: float = 0.05,
+        box_loss_weight: float = 1.0,
+        landmark_loss_weight: float = 0.05,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.seg_loss_weight = seg_loss_weight
         self.box_loss_weight = box_loss_weight
+        self.landmark_loss_weight = landmark_loss_weight
         self.box_mask_targets = BoxMaskTargets(self.anchor_generator, self.backbone.size_divisibility)
 
     @classmethod
@@ -49,23 +65,51 @@ class DF2S2(RetinaNet):
             head=DF2S2Head(cfg, feature_shapes),
             seg_loss_weight=cfg.MODEL.DF2S2.SEG_LOSS_WEIGHT,
             box_loss_weight=cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT,
+            landmark_loss_weight=cfg.MODEL.DF2S2.LANDMARK_LOSS_WEIGHT,
         )
         return ret
 
+    @property
+    def has_landmarks(self) -> bool:
+        return self.head.landmark_pred is not None
+
     def forward(self, batched_inputs: List[Dict]):
-        """Eval: RetinaNet's inference (the seg predictor never runs). Train: the loss dict."""
-        if not self.training:
+        """Eval: RetinaNet's inference (the seg predictor never runs), with landmarks when
+        the model has them. Train: the loss dict."""
+        if not self.training and not self.has_landmarks:
             return super().forward(batched_inputs)
         images = self.preprocess_image(batched_inputs)
         features = self.backbone(images.tensor)
         features = [features[f] for f in self.head_in_features]
-        logits, deltas, seg_logits = self.head.forward_with_seg(features)
+        logits, deltas, seg_logits, landmarks = self.head.predict(features, with_seg=self.training)
+        if not self.training:
+            return self.inference_with_landmarks(batched_inputs, images, features, logits, deltas, landmarks)
         gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
         losses = self.forward_training(images, features, [logits, deltas], gt_instances)
         if seg_logits:
             targets = self.seg_targets(batched_inputs, gt_instances, seg_logits)
             losses["loss_seg"] = self.seg_loss_weight * self.seg_loss(seg_logits, targets)
+        if landmarks:
+            anchors = self.anchor_generator(features)
+            losses["loss_landmark"] = self.landmark_loss_weight * landmark_loss(
+                self.anchor_matcher, anchors, landmarks, gt_instances
+            )
         return losses
+
+    def inference_with_landmarks(self, batched_inputs, images, features, logits, deltas, landmarks):
+        """RetinaNet's inference and post-processing, the detections with ``pred_keypoints``."""
+        anchors = self.anchor_generator(features)
+        per_level = [
+            [permute_to_N_HWA_K(x, k) for x in outputs]
+            for outputs, k in ((logits, self.num_classes), (deltas, 4), (landmarks, 2 * NUM_LANDMARKS))
+        ]
+        processed = []
+        for i, (inputs, image_size) in enumerate(zip(batched_inputs, images.image_sizes)):
+            logits_i, deltas_i, landmarks_i = ([x[i] for x in outputs] for outputs in per_level)
+            result = inference_with_landmarks(self, anchors, logits_i, deltas_i, landmarks_i, image_size)
+            height, width = inputs.get("height", image_size[0]), inputs.get("width", image_size[1])
+            processed.append({"instances": detector_postprocess(result, height, width)})
+        return processed
 
     def losses(self, anchors, pred_logits, gt_labels, pred_anchor_deltas, gt_boxes):
         """RetinaNet's focal + smooth L1 (one foreground normaliser), box term x lambda1."""

@@ -1,5 +1,5 @@
-"""DF2S2 head: Detectron2's RetinaNetHead with one tower shared by the cls, box and
-(training-only) seg predictors."""
+"""DF2S2 head: Detectron2's RetinaNetHead with one tower shared by the cls, box,
+(training-only) seg and (optional) landmark predictors."""
 import math
 from typing import List, Optional, Tuple
 
@@ -10,6 +10,8 @@ from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 
 from detectron2.modeling.meta_arch.retinanet import RetinaNetHead
+
+from df2s2_deploy.face_landmarks import NUM_LANDMARKS
 
 from ..seeded_init import module_rng
 
@@ -31,6 +33,10 @@ class DF2S2Head(RetinaNetHead):
     - ``tower_init``: "xavier" (the paper, 3.4: Detectron's XavierFill, uniform with
       bound sqrt(3 / fan_in)) or "normal" (RetinaNet's std 0.01) for the tower convs.
       Every ablation variant, the RetinaNet baseline included, uses this one key.
+    - ``landmarks``: ``landmark_pred``, a 3x3 conv to A x 10 channels (five points per
+      anchor, RetinaFace's encoding) on the box tower (the shared tower by default),
+      init as ``bbox_pred``. Off: the module does not exist, and the head, its
+      checkpoints and its graph are those of a head without the option.
     - ``init_seed``: every module (``cls_subnet``, ``bbox_subnet``, ``cls_score``,
       ``bbox_pred``, ``seg_pred``) is initialised from its own stream of this seed
       (:func:`module_rng`), so variants under one seed share the weights of the modules
@@ -52,6 +58,7 @@ class DF2S2Head(RetinaNetHead):
         seg_head: bool = True,
         tower_init: str = "xavier",
         init_seed: Optional[int] = None,
+        landmarks: bool = False,
     ):
         super().__init__(
             input_shape=input_shape,
@@ -71,6 +78,14 @@ class DF2S2Head(RetinaNetHead):
             else None
         )
         self._initialise(tower_init, prior_prob, init_seed)
+        self.landmark_pred = None
+        if landmarks:  # built last: without paired init, the other modules' draws stay as they were
+            self.landmark_pred = nn.Conv2d(
+                conv_dims[-1], num_anchors * 2 * NUM_LANDMARKS, kernel_size=3, stride=1, padding=1
+            )
+            with module_rng(init_seed, "head.landmark_pred"):
+                nn.init.normal_(self.landmark_pred.weight, std=0.01)
+                nn.init.constant_(self.landmark_pred.bias, 0)
         if shared_tower:
             self.bbox_subnet = None
 
@@ -104,25 +119,30 @@ class DF2S2Head(RetinaNetHead):
             seg_head=cfg.MODEL.DF2S2.SEG_HEAD,
             tower_init=cfg.MODEL.DF2S2.TOWER_INIT,
             init_seed=cfg.SEED,
+            landmarks=cfg.MODEL.DF2S2.LANDMARKS,
         )
         return ret
 
     def forward(self, features: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """features: per level (N, C, H_l, W_l) -> per level cls logits (N, A*K, H_l, W_l)
-        and box deltas (N, A*4, H_l, W_l), as RetinaNetHead."""
-        logits, deltas, _ = self.predict(features, False)
+        and box deltas (N, A*4, H_l, W_l), as RetinaNetHead (landmarks: :meth:`predict`)."""
+        logits, deltas, _, _ = self.predict(features, with_seg=False)
         return logits, deltas
 
     def forward_with_seg(self, features: List[Tensor]) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
         """As :meth:`forward`, plus per level seg logits (N, K, H_l, W_l) (training)."""
-        return self.predict(features, True)
+        return self.predict(features, with_seg=True)[:3]
 
     def predict(
         self, features: List[Tensor], with_seg: bool
-    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
+    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor], List[Tensor]]:
+        """Per level cls logits, box deltas, seg logits (empty unless ``with_seg`` and the
+        seg predictor exists) and landmark offsets (N, A*10, H_l, W_l) (empty without the
+        landmark predictor)."""
         logits: List[Tensor] = []
         deltas: List[Tensor] = []
         seg_logits: List[Tensor] = []
+        landmarks: List[Tensor] = []
         for feature in features:
             cls_feature = self.cls_subnet(feature)
             if self.bbox_subnet is None:
@@ -133,4 +153,6 @@ class DF2S2Head(RetinaNetHead):
             deltas.append(self.bbox_pred(box_feature))
             if with_seg and self.seg_pred is not None:
                 seg_logits.append(self.seg_pred(cls_feature))
-        return logits, deltas, seg_logits
+            if self.landmark_pred is not None:
+                landmarks.append(self.landmark_pred(box_feature))
+        return logits, deltas, seg_logits, landmarks
