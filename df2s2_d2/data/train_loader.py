@@ -17,7 +17,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 import torch.utils.data as torchdata
 
-from detectron2.data import DatasetFromList, get_detection_dataset_dicts
+from detectron2.data import DatasetFromList, MetadataCatalog, get_detection_dataset_dicts
 from detectron2.data.samplers import TrainingSampler
 from detectron2.utils import comm
 
@@ -74,6 +74,20 @@ def data_seed(cfg) -> int:
     return cfg.SEED if cfg.SEED >= 0 else comm.shared_random_seed()
 
 
+def check_landmark_data(cfg) -> None:
+    """A landmark model must train on data with landmarks (metadata ``keypoint_names``):
+    otherwise its landmark loss would be 0 for the whole run, without a word."""
+    if not cfg.MODEL.DF2S2.LANDMARKS:
+        return
+    missing = [n for n in cfg.DATASETS.TRAIN if not MetadataCatalog.get(n).get("keypoint_names")]
+    if missing:
+        raise ValueError(
+            f"MODEL.DF2S2.LANDMARKS is True, but DATASETS.TRAIN {missing} have no landmarks "
+            "(no 'keypoint_names' in their metadata): train on a landmark data set such as "
+            "wider_face_train_landmarks or synth_faces_train_landmarks, or set MODEL.DF2S2.LANDMARKS False"
+        )
+
+
 def build_face_train_loader(cfg, mapper: Callable, dataset: Optional[Sequence[Dict]] = None):
     """The training loader of ``cfg.DATASETS.TRAIN`` (Detectron2's dataset, filtering and
     ``TrainingSampler``) whose batches depend only on ``SEED``: see :class:`SeededBatches`.
@@ -88,6 +102,7 @@ def build_face_train_loader(cfg, mapper: Callable, dataset: Optional[Sequence[Di
                          f"number of processes ({world_size})")
     seed = data_seed(cfg)
     if dataset is None:
+        check_landmark_data(cfg)
         dataset = get_detection_dataset_dicts(cfg.DATASETS.TRAIN,
                                               filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
     dataset = DatasetFromList(dataset, copy=False)

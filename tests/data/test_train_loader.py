@@ -75,3 +75,9 @@ def test_skipped_images_are_replaced_the_same_way_for_any_worker_count(loader_fa
     zero = run(0)
     assert not {d["file_name"] for batch in zero for d in batch} & bad
     assert same(zero, run(2))
+
+
+def test_a_landmark_model_refuses_training_data_without_landmarks():
+    cfg = get_config(opts=["MODEL.DF2S2.LANDMARKS", True, "DATASETS.TRAIN", ("synth_faces_train",)])
+    with pytest.raises(ValueError, match=r"LANDMARKS is True, but DATASETS.TRAIN \['synth_faces_train'\]"):
+        build_face_train_loader(cfg, mapper=lambda d: d)

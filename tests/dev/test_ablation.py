@@ -39,6 +39,14 @@ def test_overrides_are_exactly_the_keys_of_the_variant_yaml():
     assert ablation.variant_overrides("lambda2_1.0") == ["MODEL.DF2S2.SEG_LOSS_WEIGHT", "1.0"]
 
 
+def test_the_study_trains_a_variant_on_the_synthetic_twin_of_its_data():
+    command = ablation.run_command("df2s2_landmarks", 3, argparse.Namespace(
+        output="out", device="cpu", workers=0, iters=10, opts=[]))
+    train = command[command.index("DATASETS.TRAIN") + 1]
+    assert train == '("synth_faces_train_landmarks",)'
+    assert command[command.index("SEED") + 1] == "3"
+
+
 def test_a_variant_that_does_not_base_on_df2s2_r50_is_refused(tmp_path, monkeypatch):
     (tmp_path / "x_R_50.yaml").write_text('_BASE_: "../Base-DF2S2.yaml"\n')
     monkeypatch.setattr(ablation, "VARIANT_DIR", tmp_path)
@@ -58,6 +66,8 @@ def test_a_variant_that_does_not_base_on_df2s2_r50_is_refused(tmp_path, monkeypa
         ("df2s2", "lambda2_0.2", ["MODEL.DF2S2.SEG_LOSS_WEIGHT"]),
         ("df2s2", "df2s2_photometric", ["INPUT.FACE_AUG.PHOTOMETRIC"]),
         ("df2s2", "df2s2_normal_init", ["MODEL.DF2S2.TOWER_INIT"]),
+        ("df2s2", "df2s2_landmarks_off", ["DATASETS.TRAIN"]),
+        ("df2s2_landmarks_off", "df2s2_landmarks", ["MODEL.DF2S2.LANDMARKS"]),
     ],
 )
 def test_compared_variants_differ_in_exactly_one_factor(a, b, factor):
