@@ -91,7 +91,9 @@ def add_df2s2_config(cfg):
     cfg.INPUT.BAD_INPUT.MAX_CONSECUTIVE_SKIPS = 50
 
     # Evaluators train_net.py builds for a test set: "wider_face" (official protocol,
-    # for datasets whose metadata has evaluator_type "wider_face") and / or "coco".
+    # for datasets whose metadata has evaluator_type "wider_face"), "coco" and / or
+    # "landmarks" (five-landmark NME, for datasets with keypoint_names, of a model
+    # with MODEL.DF2S2.LANDMARKS).
     cfg.TEST.EVALUATORS = ["wider_face"]
 
     # Test-time augmentation (modeling/test_time_augmentation.py); extends TEST.AUG.

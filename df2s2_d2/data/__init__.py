@@ -1,7 +1,9 @@
 """WIDER FACE and synthetic face data: parsing, registration, mapper.
 
-Importing this package registers ``wider_face_{train,val,test}`` and
-``synth_faces_{train,val}`` under ``$DETECTRON2_DATASETS`` (default ``datasets``).
+Importing this package registers ``wider_face_{train,val,test}``,
+``synth_faces_{train,val}`` and the five-landmark ``wider_face_train_landmarks`` and
+``synth_faces_{train,val}_landmarks`` under ``$DETECTRON2_DATASETS`` (default
+``datasets``).
 """
 
 import os
@@ -9,6 +11,13 @@ import os
 from .box_validation import validate_annotations
 from .dataset_mapper import WiderFaceDatasetMapper, build_face_augmentation
 from .image_reading import BadImageError, read_image
+from .retinaface_labels import (
+    LandmarkCounts,
+    load_retinaface_labels,
+    parse_retinaface_labels,
+    register_all_retinaface,
+    register_retinaface_layout,
+)
 from .synthetic_dataset import (
     QUICKSTART_DATA,
     ensure_synthetic_dataset,
@@ -34,10 +43,16 @@ from .wider_face import (
     register_all_wider_face,
     register_wider_face_layout,
 )
-from .wider_face_writer import write_wider_face_mat, write_wider_face_txt
+from .wider_face_writer import (
+    retinaface_row,
+    write_retinaface_labels,
+    write_wider_face_mat,
+    write_wider_face_txt,
+)
 
 _root = os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
 register_all_wider_face(_root)
+register_all_retinaface(_root)
 register_all_synth_faces(_root)
 
 __all__ = [
@@ -63,10 +78,17 @@ __all__ = [
     "register_wider_face_layout",
     "register_all_wider_face",
     "register_all_synth_faces",
+    "load_retinaface_labels",
+    "parse_retinaface_labels",
+    "LandmarkCounts",
+    "register_retinaface_layout",
+    "register_all_retinaface",
     "generate_synthetic_dataset",
     "ensure_synthetic_dataset",
     "QUICKSTART_DATA",
     "in_subset",
     "write_wider_face_txt",
     "write_wider_face_mat",
+    "write_retinaface_labels",
+    "retinaface_row",
 ]

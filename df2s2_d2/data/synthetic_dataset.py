@@ -7,9 +7,15 @@ df2s2_d2.data.synthetic`` (see there).
     WIDER_train/images/<event>/<name>.jpg     WIDER_val/images/<event>/<name>.jpg
     wider_face_split/wider_face_{train,val}_bbx_gt.txt
     eval_tools/ground_truth/wider_face_val.mat, wider_{easy,medium,hard}_val.mat
+    retinaface_gt/{train,val}/label.txt        (five landmarks; not with landmarks=False)
 
 so it goes through the same parser, mapper and evaluator as WIDER FACE. Scenes are
-drawn by :mod:`.synthetic_scene`; the same arguments give the same bytes.
+drawn by :mod:`.synthetic_scene`; the same arguments give the same bytes. The
+``label.txt`` files hold the same boxes as the WIDER txt files, in RetinaFace's
+format: an invalid face without landmarks (fifteen -1.0), every other face with its
+five points (:func:`.synthetic_scene.head_landmarks`: flag 1.0 for the far eye of a
+turned head and points under an occluder, 0.0 otherwise); the last number, a
+quality score in RetinaFace's files, is 1.0 for every face.
 
 Evaluation subsets (a face's scale is sqrt(w * h) in pixels of the written image;
 invalid faces are in none; easy is in medium is in hard):
@@ -27,9 +33,15 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from .retinaface_labels import LABEL_FILE, register_retinaface_layout
 from .synthetic_scene import EVENTS, SceneFace, render_scene
-from .wider_face import SPLIT_FILES, register_wider_face_layout
-from .wider_face_writer import write_wider_face_mat, write_wider_face_txt
+from .wider_face import GT_DIR, SPLIT_FILES, register_wider_face_layout
+from .wider_face_writer import (
+    retinaface_row,
+    write_retinaface_labels,
+    write_wider_face_mat,
+    write_wider_face_txt,
+)
 
 DEFAULT_IMAGE_SIZE = 384  # long side, pixels
 EMPTY_IMAGE_PROB = 0.02  # images drawn without any face (the zero-face quirk)
@@ -89,9 +101,18 @@ def generate_split(
 
 
 def generate_synthetic_dataset(
-    out_dir: str, num_train: int, num_val: int, seed: int = 0, image_size: int = DEFAULT_IMAGE_SIZE
+    out_dir: str,
+    num_train: int,
+    num_val: int,
+    seed: int = 0,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    landmarks: bool = True,
 ) -> Dict[str, List[SyntheticImage]]:
-    """Write the whole data set under ``out_dir``; returns {"train": images, "val": images}."""
+    """Write the whole data set under ``out_dir``; returns {"train": images, "val": images}.
+
+    ``landmarks``: also write ``retinaface_gt/{train,val}/label.txt`` (every other
+    file is the same either way).
+    """
     split_dir = os.path.join(out_dir, "wider_face_split")
     gt_dir = os.path.join(out_dir, "eval_tools", "ground_truth")
     os.makedirs(split_dir, exist_ok=True)
@@ -101,6 +122,14 @@ def generate_synthetic_dataset(
         images = generate_split(out_dir, split, num, seed, image_size)
         rows = [(event, name, [f.row() for f in faces]) for event, name, faces in images]
         write_wider_face_txt(os.path.join(out_dir, SPLIT_FILES[split][0]), rows, split)
+        if landmarks:
+            label_file = os.path.join(out_dir, LABEL_FILE.format(split=split))
+            os.makedirs(os.path.dirname(label_file), exist_ok=True)
+            landmark_rows = [
+                (event, name, [retinaface_row(f.row()[:4], f.landmarks) for f in faces])
+                for event, name, faces in images
+            ]
+            write_retinaface_labels(label_file, landmark_rows)
         result[split] = images
     val_rows = [(event, name, [f.row() for f in faces]) for event, name, faces in result["val"]]
     write_wider_face_mat(os.path.join(gt_dir, "wider_face_val.mat"), val_rows)
@@ -115,28 +144,42 @@ def generate_synthetic_dataset(
 
 # The data set of the quick start and the ablation study.
 QUICKSTART_DATA = dict(num_train=600, num_val=150, seed=0, image_size=DEFAULT_IMAGE_SIZE)
+# Version of the files a data set holds, recorded in its stamp: 2 added the label.txt files.
+FILES_VERSION = 2
 
 
 def ensure_synthetic_dataset(out_dir: str, **params) -> bool:
     """Generate the data set under ``out_dir`` unless the one with ``params`` is there.
 
-    A ``synthetic.json`` stamp records the arguments; returns whether it wrote.
+    A ``synthetic.json`` stamp records the arguments and :data:`FILES_VERSION`; a set
+    whose stamp differs (one written before the landmark files existed, say) is
+    written again. Returns whether it wrote.
     """
     params = {**QUICKSTART_DATA, **params}
+    stamped = {**params, "files_version": FILES_VERSION}
     stamp = os.path.join(out_dir, "synthetic.json")
     if os.path.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == params:
+            if json.load(f) == stamped:
                 return False
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     generate_synthetic_dataset(out_dir, **params)
     with open(stamp, "w") as f:
-        json.dump(params, f)
+        json.dump(stamped, f)
     return True
 
 
 def register_all_synth_faces(root: str) -> None:
-    """``synth_faces_{train,val}`` under ``<root>/synth_faces``."""
+    """``synth_faces_{train,val}`` and ``synth_faces_{train,val}_landmarks`` under
+    ``<root>/synth_faces``; the val landmarks also have the WIDER FACE ground truth, so
+    that one evaluation gives WIDER FACE AP and landmark NME."""
+    synth_root = os.path.join(root, "synth_faces")
     for split in _SPLIT_IDS:
-        register_wider_face_layout(f"synth_faces_{split}", os.path.join(root, "synth_faces"), split)
+        register_wider_face_layout(f"synth_faces_{split}", synth_root, split)
+        register_retinaface_layout(
+            f"synth_faces_{split}_landmarks",
+            os.path.join(synth_root, LABEL_FILE.format(split=split)),
+            os.path.join(synth_root, SPLIT_FILES[split][1]),
+            gt_dir=os.path.join(synth_root, GT_DIR) if split == "val" else None,
+        )

@@ -6,17 +6,20 @@ people (a body, then a head) and, per face, the nuisances that make WIDER FACE
 hard: scale (6 px up to half the short side), crowds with perspective, pose
 (turned heads are narrower, one eye hidden), blur, occlusion by a foreground
 object, extreme illumination, exaggerated expression. Each face's annotation is
-its head ellipse's bounding box with WIDER FACE's six attribute codes.
+its head ellipse's bounding box with WIDER FACE's six attribute codes and, but for
+invalid faces, its five landmarks (:func:`head_landmarks`).
 
 Everything is drawn with OpenCV from one ``np.random.Generator``: the same
 generator state gives the same image.
 """
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from df2s2_deploy.face_landmarks import LABELLED_HIDDEN, VISIBLE
 
 MIN_FACE_PX = 6  # smallest face, sqrt(w * h) in pixels
 _SHIFT = 4  # fixed-point bits of cv2 drawing coordinates (sub-pixel accuracy)
@@ -60,6 +63,8 @@ class SceneFace:
     invalid: int = 0  # 1: unrecognisable; an ignored face
     occlusion: int = 0  # 0 none, 1 partial (15-40 % covered), 2 heavy (40-70 %)
     pose: int = 0  # 0 typical, 1 atypical (turned head)
+    # The five landmarks (x, y, v), v VISIBLE or LABELLED_HIDDEN; None: not annotated.
+    landmarks: Optional[List[Tuple[float, float, int]]] = None
 
     @property
     def scale(self) -> float:
@@ -173,6 +178,46 @@ class _Look:
     expression: int
 
 
+Box = Tuple[Tuple[float, float], Tuple[float, float]]  # top-left and bottom-right corners
+
+
+def head_landmarks(
+    face: SceneFace, yaw: float, occluder: Optional[Box] = None
+) -> List[Tuple[float, float, int]]:
+    """The five landmarks of the head that :func:`_draw_head` draws in ``face``'s box with
+    yaw ``yaw``, in ``LANDMARK_NAMES`` order: (x, y, v) in the drawing's coordinates
+    (those of the box). Draws no random number.
+
+    Eyes: the centres of the eye ellipses (the far eye of a head turned by more than
+    0.55, which is not drawn, where it would be); nose: the tip; mouth: the two ends
+    of the lips (the closed mouth's arc, or the open mouth's ellipse with an
+    exaggerated expression). v is LABELLED_HIDDEN for the far eye of a turned head
+    and for points under ``occluder`` (the rectangle drawn over the face), VISIBLE
+    otherwise; blur and illumination do not hide a point.
+    """
+    t, w, h = yaw, face.w, face.h
+    cx, cy = face.x + w / 2, face.y + h / 2
+    eye_y, spread = cy - 0.04 * h, 0.2 * w * (1 - 0.35 * abs(t))
+    eyes = [
+        (cx + 0.22 * t * w + side * spread, eye_y, abs(t) > 0.55 and side * t > 0)
+        for side in (-1, 1)
+    ]
+    mx, my, half = cx + 0.25 * t * w, cy + 0.27 * h, 0.16 * w * (1 - 0.3 * abs(t))
+    mouth_y = my + 0.02 * h if face.expression else my - 0.03 * h
+    points = eyes + [
+        (cx + 0.32 * t * w, cy + 0.1 * h, False),
+        (mx - half, mouth_y, False),
+        (mx + half, mouth_y, False),
+    ]
+    landmarks = []
+    for x, y, hidden in points:
+        if occluder is not None:
+            (x0, y0), (x1, y1) = occluder
+            hidden = hidden or (x0 <= x <= x1 and y0 <= y <= y1)
+        landmarks.append((x, y, LABELLED_HIDDEN if hidden else VISIBLE))
+    return landmarks
+
+
 def _draw_head(img, cx, cy, w, h, look: _Look) -> None:
     """Head ellipse filling the box (w, h) centred at (cx, cy), with hair, eyes, nose, mouth."""
     t, skin, dark = look.yaw, look.skin, look.skin * 0.7
@@ -225,8 +270,9 @@ def _draw_body(img, rng, cx, cy, w, h, skin) -> None:
     )
 
 
-def _draw_occluder(img, rng, face: SceneFace, fraction: float) -> None:
-    """A foreground object covering ``fraction`` of the face box, entering from one side."""
+def _draw_occluder(img, rng, face: SceneFace, fraction: float) -> Box:
+    """A foreground object covering ``fraction`` of the face box, entering from one side;
+    returns its rectangle."""
     x, y, w, h = face.x, face.y, face.w, face.h
     m = 0.1  # overhang beyond the box, perpendicular to the entry side
     side = rng.integers(4)
@@ -242,6 +288,7 @@ def _draw_occluder(img, rng, face: SceneFace, fraction: float) -> None:
     cv2.rectangle(img, _pt(*p), _pt(*q), tuple(float(c) for c in color), -1, cv2.LINE_AA, _SHIFT)
     # a stripe of texture, so the occluder is an object and not a flat hole
     _line(img, p, q, color * 0.6, max(1.0, 0.05 * min(w, h)))
+    return p, q
 
 
 def _paint_face(img, rng, face: SceneFace, look: _Look, sigma: float) -> None:
@@ -386,8 +433,11 @@ def render_scene(
         else:
             sigma = (0.0, 0.04 * face.scale + 0.6, 0.1 * face.scale + 1.2)[face.blur]
         _paint_face(img, rng, face, look, sigma)
+        occluder = None
         if face.occlusion:
             fraction = rng.uniform(0.15, 0.4) if face.occlusion == 1 else rng.uniform(0.4, 0.7)
-            _draw_occluder(img, rng, face, fraction)
+            occluder = _draw_occluder(img, rng, face, fraction)
+        if not face.invalid:  # an unrecognisable face has no landmarks
+            face.landmarks = head_landmarks(face, look.yaw, occluder)
     noise = rng.normal(0, rng.uniform(2, 6), img.shape)
     return np.clip(img + noise, 0, 255).astype(np.uint8), faces

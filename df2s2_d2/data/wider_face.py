@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
@@ -216,15 +216,25 @@ def parse_wider_face_txt(path: str) -> List[Tuple[str, int, List[List[int]]]]:
     return entries
 
 
-def annotations_from_rows(rows: List[List[int]], counts: FaceCounts) -> List[Dict]:
-    """Detectron2 annotations of one image's rows; adds to ``counts``."""
+def annotations_from_rows(
+    rows: Sequence[Sequence[float]],
+    counts: FaceCounts,
+    make_annotation: Callable[[Sequence[float]], Dict] = _annotation,
+) -> List[Dict]:
+    """Detectron2 annotations of one image's rows (``x y w h ...``); adds to ``counts``.
+
+    A row with w <= 0 or h <= 0 is dropped as degenerate; any other becomes
+    ``make_annotation(row)`` (by default a WIDER FACE box row's annotation), counted
+    as ignored when its ``iscrowd`` is set and as kept otherwise.
+    """
     annotations = []
     for row in rows:
         if row[2] <= 0 or row[3] <= 0:
             counts.degenerate += 1
             continue
-        annotations.append(_annotation(row))
-        if row[4 + ATTRIBUTES.index("invalid")]:
+        annotation = make_annotation(row)
+        annotations.append(annotation)
+        if annotation["iscrowd"]:
             counts.ignored += 1
         else:
             counts.kept += 1

@@ -1,9 +1,11 @@
 """Write annotations in the official WIDER FACE formats: the split txt and the
-evaluation ground-truth .mat files (``eval_tools/ground_truth``).
+evaluation ground-truth .mat files (``eval_tools/ground_truth``); and in RetinaFace's
+five-landmark format (``label.txt``, see :mod:`.retinaface_labels`).
 
 An image is given as ``(event, name, rows)``: event folder ("0--Parade"), image
 name without ".jpg", and one row ``[x, y, w, h, blur, expression, illumination,
-invalid, occlusion, pose]`` of integers per face (``rows`` empty: no face).
+invalid, occlusion, pose]`` of integers per face (``rows`` empty: no face); for
+``label.txt``, one row of RetinaFace's twenty numbers per face (:func:`retinaface_row`).
 """
 
 import io
@@ -12,6 +14,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import scipy.io
 
+from df2s2_deploy.face_landmarks import NOT_LABELLED, NUM_LANDMARKS
+
+from .retinaface_labels import FLAG_NOT_LABELLED, VISIBILITY_TO_FLAG
 from .wider_face import ATTRIBUTES
 
 Image = Tuple[str, str, Sequence[Sequence[int]]]
@@ -32,6 +37,43 @@ def write_wider_face_txt(path: str, images: Sequence[Image], split: str) -> None
         else:
             lines.append("0" if split == "train" else "1")
             lines.append(" ".join(map(str, _ZERO_ROW)) + " ")
+    with open(path, "w", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def retinaface_row(
+    box: Sequence[float],
+    landmarks: Optional[Sequence[Tuple[float, float, int]]],
+    score: float = 1.0,
+) -> List[float]:
+    """RetinaFace's twenty numbers of a face: box (x, y, w, h), five (x, y, flag) and
+    ``score``. ``landmarks``: five (x, y, v), v in Detectron2's convention (VISIBLE ->
+    flag 0.0, LABELLED_HIDDEN -> 1.0, NOT_LABELLED -> -1.0 -1.0 -1.0), or None for a
+    face without landmarks (fifteen -1.0)."""
+    row = [float(v) for v in box]
+    for k in range(NUM_LANDMARKS):
+        if landmarks is None or landmarks[k][2] == NOT_LABELLED:
+            row += [FLAG_NOT_LABELLED] * 3
+        else:
+            x, y, v = landmarks[k]
+            row += [float(x), float(y), VISIBILITY_TO_FLAG[v]]
+    return row + [float(score)]
+
+
+def _retinaface_number(v: float) -> str:
+    """At most 3 decimals, as RetinaFace writes its numbers ("488.906", "0.0", "-1.0")."""
+    return repr(round(float(v), 3))
+
+
+def write_retinaface_labels(path: str, images: Sequence[Image]) -> None:
+    """A RetinaFace ``label.txt``: ``# <event>/<name>.jpg``, then one line per face
+    (box as integers when integral, other numbers rounded to 3 decimals); LF line ends."""
+    lines = []
+    for event, name, rows in images:
+        lines.append(f"# {event}/{name}.jpg")
+        for row in rows:
+            box = [str(int(v)) if float(v).is_integer() else _retinaface_number(v) for v in row[:4]]
+            lines.append(" ".join(box + [_retinaface_number(v) for v in row[4:]]))
     with open(path, "w", newline="\n") as f:
         f.write("\n".join(lines) + "\n")
 

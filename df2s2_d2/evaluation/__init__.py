@@ -1,15 +1,18 @@
-"""WIDER FACE evaluation by the official protocol.
+"""WIDER FACE evaluation by the official protocol, and the five-landmark NME.
 
-``WiderFaceEvaluator`` is the Detectron2 evaluator. The protocol, the ground-truth
-reader, the prediction files and the PR curves live in the torch-free
-``df2s2_deploy.evaluation`` (import its modules from there); its API is re-exported here.
+``WiderFaceEvaluator`` and ``FaceLandmarkEvaluator`` are the Detectron2 evaluators. The
+protocol, the ground-truth reader, the prediction files, the PR curves and the NME
+live in the torch-free ``df2s2_deploy.evaluation`` (import its modules from there);
+its API is re-exported here.
 """
 from df2s2_deploy import evaluation as deploy_evaluation
 from df2s2_deploy.evaluation import (
     SUBSETS,
+    LandmarkNME,
     PredictionReport,
     WiderFaceGroundTruth,
     WiderFacePRCurve,
+    evaluate_landmark_nme,
     evaluate_wider_face,
     load_wider_face_ground_truth,
     read_prediction_dir,
@@ -17,11 +20,13 @@ from df2s2_deploy.evaluation import (
 )
 
 from .build import build_face_evaluator
+from .landmark_evaluator import FaceLandmarkEvaluator
 from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap, wider_face_ap_curve
 
 __all__ = [
     "build_face_evaluator",
     "WiderFaceEvaluator",
+    "FaceLandmarkEvaluator",
     "final_wider_face_ap",
     "wider_face_ap_curve",
     *deploy_evaluation.__all__,

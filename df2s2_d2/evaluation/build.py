@@ -2,18 +2,29 @@
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 
+from .landmark_evaluator import FaceLandmarkEvaluator
 from .wider_face_evaluator import WiderFaceEvaluator
 
 
 def build_face_evaluator(cfg, dataset_name: str, output_folder: str) -> DatasetEvaluators:
-    """WIDER FACE (official protocol) and / or COCO evaluation of ``dataset_name``."""
+    """WIDER FACE (official protocol), COCO and / or landmark NME evaluation of
+    ``dataset_name``."""
     evaluators = []
+    metadata = MetadataCatalog.get(dataset_name)
     if "wider_face" in cfg.TEST.EVALUATORS:
-        if MetadataCatalog.get(dataset_name).get("evaluator_type") != "wider_face":
+        if metadata.get("evaluator_type") != "wider_face":
             raise ValueError(f"{dataset_name} has no WIDER FACE evaluation ground truth")
         evaluators.append(WiderFaceEvaluator(dataset_name, output_dir=output_folder))
     if "coco" in cfg.TEST.EVALUATORS:
         evaluators.append(COCOEvaluator(dataset_name, output_dir=output_folder))
+    if "landmarks" in cfg.TEST.EVALUATORS:
+        if not metadata.get("keypoint_names"):
+            raise ValueError(
+                f"{dataset_name} has no landmarks (no 'keypoint_names' in its metadata): "
+                "TEST.EVALUATORS 'landmarks' needs a dataset of RetinaFace labels, such as "
+                "synth_faces_val_landmarks"
+            )
+        evaluators.append(FaceLandmarkEvaluator(dataset_name, output_dir=output_folder))
     if not evaluators:
         raise ValueError(f"TEST.EVALUATORS names no known evaluator: {cfg.TEST.EVALUATORS}")
     return DatasetEvaluators(evaluators)

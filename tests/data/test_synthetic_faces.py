@@ -40,7 +40,7 @@ def test_same_arguments_give_the_same_bytes(tmp_path):
     generate_synthetic_dataset(str(tmp_path / "b"), 3, 3, seed=7, image_size=96)
     generate_synthetic_dataset(str(tmp_path / "c"), 3, 3, seed=8, image_size=96)
     a, b, c = (all_files(tmp_path / x) for x in "abc")
-    assert len(a) == 3 + 3 + 2 + 4  # images, two txt files, four .mat files
+    assert len(a) == 3 + 3 + 2 + 4 + 2  # images, two txt files, four .mat files, two label.txt
     assert a == b
     assert a != c
 
