@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from detectron2.config import LazyConfig, instantiate
+from detectron2.evaluation import DatasetEvaluators
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
 from detectron2.solver import build_lr_scheduler
@@ -12,7 +13,7 @@ from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.data import WiderFaceDatasetMapper, generate_synthetic_dataset, register_wider_face_layout
-from df2s2_d2.evaluation import WiderFaceEvaluator
+from df2s2_d2.evaluation import FaceLandmarkEvaluator, WiderFaceEvaluator
 from tests.common import CONFIGS, face_instances, get_config, random_image
 
 TWINS = [
@@ -20,6 +21,7 @@ TWINS = [
     "WIDER-FACE/df2s2_R_101",
     "WIDER-FACE/retinanet_R_50_FPN_P2P7",
     "Synth/df2s2_R_18_quick",
+    "Synth/df2s2_R_18_quick_landmarks",
 ]
 
 
@@ -131,9 +133,12 @@ def test_lazy_data_evaluator_and_schedule_are_the_yacs_ones(name, tmp_path):
     lazy.dataloader.test.dataset.names = "twin_faces_val"
     lazy.train.output_dir = str(tmp_path)
     evaluator = instantiate(lazy.dataloader.evaluator)
-    assert isinstance(evaluator, WiderFaceEvaluator)
-    assert evaluator._dataset_name == "twin_faces_val"
-    assert evaluator._output_dir == str(tmp_path / "inference")
+    evaluators = evaluator._evaluators if isinstance(evaluator, DatasetEvaluators) else [evaluator]
+    expected = [WiderFaceEvaluator] + [FaceLandmarkEvaluator] * ("landmarks" in cfg.TEST.EVALUATORS)
+    assert [type(e) for e in evaluators] == expected
+    for e in evaluators:
+        assert e._dataset_name == "twin_faces_val"
+        assert e._output_dir == str(tmp_path / "inference")
 
     model = torch.nn.Linear(2, 2)
     lazy.optimizer.params.model = model
