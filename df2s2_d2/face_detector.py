@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class FaceDetector:
-    """Load a detector once, then ``detect(image)`` -> `Detections` (boxes, scores).
+    """Load a detector once, then ``detect(image)`` -> `Detections` (boxes, scores, and
+    landmarks when the model has them: ``MODEL.DF2S2.LANDMARKS``; None otherwise).
 
     Args:
         cfg_or_config_file: a config (``get_df2s2_cfg``) or the path (str or PathLike) of
@@ -99,8 +100,8 @@ class FaceDetector:
         self, images: Union[ImageInput, Sequence[ImageInput]]
     ) -> Union[Detections, List[Detections]]:
         """Detections of one image (a str / PathLike path or an (H, W, 3) uint8 array) or of
-        a list of them, in each input image's pixels. Errors name the file, or the index and
-        shape of the array."""
+        a list of them, boxes and landmarks in each input image's pixels. Errors name the
+        file, or the index and shape of the array."""
         if isinstance(images, (str, os.PathLike, np.ndarray)):
             return self.detect([images])[0]
         arrays = [self._read(image, index) for index, image in enumerate(images)]
@@ -136,6 +137,8 @@ class FaceDetector:
     @staticmethod
     def _detections(output: dict) -> Detections:
         instances = output["instances"].to("cpu")
-        return Detections(
-            instances.pred_boxes.tensor.float().numpy(), instances.scores.float().numpy()
-        )
+        landmarks = None
+        if instances.has("pred_keypoints"):  # (N, 5, 3): x, y and the detection's score
+            landmarks = instances.pred_keypoints[..., :2].float().numpy()
+        boxes = instances.pred_boxes.tensor.float().numpy()
+        return Detections(boxes, instances.scores.float().numpy(), landmarks)

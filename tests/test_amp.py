@@ -1,5 +1,6 @@
 """Mixed precision: DF2S2's training step and inference under CPU bfloat16 autocast stay
-close to float32; FaceDetector(amp=True); SOLVER.AMP.ENABLED refused without CUDA."""
+close to float32; FaceDetector(amp=True), with landmarks too; SOLVER.AMP.ENABLED refused
+without CUDA."""
 import logging
 
 import numpy as np
@@ -63,6 +64,21 @@ def test_face_detector_amp_on_the_cpu_runs_bfloat16_and_finds_the_float32_detect
     assert distance.min(axis=1).max() < 2.0
     np.testing.assert_allclose(amp.scores[nearest], fp32.scores[:20], atol=0.02)
     assert not np.array_equal(amp.scores[nearest], fp32.scores[:20])  # it did run in bfloat16
+
+
+def test_face_detector_amp_gives_float32_landmarks_near_the_float32_ones():
+    cfg = small_cfg(["MODEL.DF2S2.LANDMARKS", True, "MODEL.RETINANET.PRIOR_PROB", 0.3,
+                     "MODEL.RETINANET.SCORE_THRESH_TEST", 0.2, "INPUT.MIN_SIZE_TEST", 160,
+                     "INPUT.MAX_SIZE_TEST", 256])
+    image = random_image(160, 200, seed=2).permute(1, 2, 0).numpy()
+    torch.manual_seed(0)
+    fp32 = FaceDetector(cfg).detect(image)
+    torch.manual_seed(0)
+    amp = FaceDetector(cfg, amp=True).detect(image)
+    assert amp.landmarks.dtype == np.float32 and amp.landmarks.shape == (len(amp), 5, 2)
+    # the landmarks of the nearest box to each of the 20 best float32 detections
+    nearest = np.abs(fp32.boxes[:20, None] - amp.boxes[None]).max(axis=-1).argmin(axis=1)
+    assert np.abs(amp.landmarks[nearest] - fp32.landmarks[:20]).max() < 2.0
 
 
 def test_amp_training_without_cuda_is_refused_with_a_clear_error():

@@ -1,4 +1,5 @@
-"""`FaceDetector`: one call from images to boxes and scores, outside Detectron2's API."""
+"""`FaceDetector`: one call from images to boxes, scores (and landmarks), outside
+Detectron2's API."""
 import numpy as np
 import pytest
 import torch
@@ -9,6 +10,7 @@ from detectron2.modeling import build_model
 from df2s2_d2 import FaceDetector
 from df2s2_d2.checkpoint import CheckpointFileError
 from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
+from df2s2_deploy.detections import Detections
 from tests.common import CONFIGS, get_config
 from tests.data.bad_input import file_digests, write_bomb_png, write_png16, write_truncated_jpeg
 
@@ -112,6 +114,64 @@ def test_tta_merges_the_augmented_detections_of_the_original_image(weights):
     assert len(detections) > 0
     np.testing.assert_array_equal(detections.boxes, expected.pred_boxes.tensor.numpy())
     np.testing.assert_array_equal(detections.scores, expected.scores.numpy())
+
+
+LANDMARK_OPTS = [*OPTS, "MODEL.DF2S2.LANDMARKS", "True"]
+
+
+@pytest.fixture(scope="module")
+def landmark_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(get_config(CONFIG, LANDMARK_OPTS))
+    path = tmp_path_factory.mktemp("weights") / "landmarks.pth"
+    torch.save({"model": model.state_dict()}, path)
+    return model.eval(), str(path)
+
+
+def test_landmarks_are_the_model_s_own_points_in_input_pixels(detector, landmark_weights):
+    assert detector.detect(synthetic_image()).landmarks is None  # a model without them
+    landmark_detector = FaceDetector(get_config(CONFIG, LANDMARK_OPTS), weights=landmark_weights[1])
+    image = synthetic_image()
+    detections = landmark_detector.detect(image)
+    assert len(detections) > 0
+    assert detections.landmarks.dtype == np.float32
+    assert detections.landmarks.shape == (len(detections), 5, 2)
+    resized = T.ResizeShortestEdge([96, 96], 160).get_transform(image).apply_image(image)
+    inputs = [{"image": torch.as_tensor(resized.transpose(2, 0, 1).copy()),
+               "height": 90, "width": 120}]
+    with torch.no_grad():
+        expected = landmark_weights[0](inputs)[0]["instances"]
+    np.testing.assert_array_equal(detections.boxes, expected.pred_boxes.tensor.numpy())
+    np.testing.assert_array_equal(detections.landmarks, expected.pred_keypoints[..., :2].numpy())
+
+
+def test_landmarks_in_batches_and_with_tta(landmark_weights):
+    images = [synthetic_image(seed=s) for s in range(2)]
+    cfg, path = get_config(CONFIG, LANDMARK_OPTS), landmark_weights[1]
+    single, batched = FaceDetector(cfg, weights=path), FaceDetector(cfg, weights=path, batch_size=2)
+    for image, actual in zip(images, batched.detect(images)):
+        expected = single.detect(image)
+        np.testing.assert_allclose(actual.landmarks, expected.landmarks, rtol=1e-5, atol=1e-4)
+
+    detector = FaceDetector(cfg, weights=path, tta=True)
+    detections = detector.detect(images[0])
+    tta = DF2S2WithTTA(detector.cfg, detector.model, batch_size=1)
+    inputs = [{"image": torch.as_tensor(images[0].transpose(2, 0, 1).copy()),
+               "height": 90, "width": 120}]
+    expected = tta(inputs)[0]["instances"]
+    assert len(detections) > 0
+    np.testing.assert_array_equal(detections.landmarks, expected.pred_keypoints[..., :2].numpy())
+
+
+def test_detections_carry_landmarks_only_when_given():
+    boxes, scores = [[0, 0, 10, 10], [5, 5, 20, 20]], [0.75, 0.5]
+    assert Detections(boxes, scores).to_dict() == {"boxes": boxes, "scores": scores}
+    points = np.arange(20).reshape(2, 10)
+    with_points = Detections(boxes, scores, points)
+    assert with_points.landmarks.dtype == np.float32 and with_points.landmarks.shape == (2, 5, 2)
+    assert with_points.to_dict()["landmarks"][1] == [[10, 11], [12, 13], [14, 15], [16, 17], [18, 19]]
+    with pytest.raises(ValueError, match="1 landmark sets but 2 scores"):
+        Detections(boxes, scores, points[:1])
 
 
 def test_a_missing_config_file_is_named(tmp_path):

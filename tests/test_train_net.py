@@ -201,3 +201,26 @@ def test_resume_with_a_last_checkpoint_naming_a_truncated_file_names_both(tiny_f
         trainer.resume_or_load(resume=True)
     after = file_digests(run)
     assert {k: after[k] for k in before} == before
+
+
+def test_eval_only_with_tta_runs_on_a_landmark_model(tiny_faces, tmp_path, monkeypatch):
+    import train_net
+    from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA
+
+    seen = []
+
+    class RecordingTTA(DF2S2WithTTA):
+        def forward(self, batched_inputs):
+            outputs = super().forward(batched_inputs)
+            seen.extend(output["instances"] for output in outputs)
+            return outputs
+
+    monkeypatch.setattr(train_net, "DF2S2WithTTA", RecordingTTA)
+    register_tiny(str(tiny_faces / "synth_faces"))
+    opts = ["MODEL.DF2S2.LANDMARKS", True, "DATASETS.TEST", "('tiny_faces_val',)",
+            "TEST.AUG.ENABLED", True, "TEST.AUG.MIN_SIZES", "(96, 128)", "TEST.AUG.MAX_SIZE", 160]
+    results = train_net.main(train_net_args(tmp_path, "--eval-only", opts=opts))
+    assert all(0.0 <= results["wider_face_TTA"][f"AP_{k}"] <= 100.0 for k in ("easy", "medium", "hard"))
+    # every image's merged detections carry their landmarks
+    assert len(seen) == 3 and sum(len(x) for x in seen) > 0
+    assert all(x.pred_keypoints.shape == (len(x), 5, 3) for x in seen)

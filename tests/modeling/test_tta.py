@@ -3,10 +3,18 @@ import torch
 from torch import nn
 
 from detectron2.config import get_cfg
+from detectron2.data import transforms as T
+from detectron2.modeling import build_model
 from detectron2.structures import Boxes, Instances
 
 from df2s2_d2.config import add_df2s2_config
-from df2s2_d2.modeling.test_time_augmentation import DF2S2WithTTA, box_voting
+from df2s2_d2.modeling.test_time_augmentation import (
+    DF2S2WithTTA,
+    box_voting,
+    flip_detections,
+    merge_detections,
+)
+from tests.common import random_image, small_cfg
 
 
 def make_cfg(min_sizes, max_size=1000, flip=False, merge="voting", detections=100):
@@ -21,11 +29,16 @@ def make_cfg(min_sizes, max_size=1000, flip=False, merge="voting", detections=10
     return cfg
 
 
-def instances(size, boxes, scores, classes):
+def instances(size, boxes, scores, classes, points=None):
+    """Detections; `points` (N, 5, 2) become `pred_keypoints` with the score as third value."""
     inst = Instances(size)
     inst.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     inst.scores = torch.tensor(scores, dtype=torch.float32)
     inst.pred_classes = torch.tensor(classes, dtype=torch.long)
+    if points is not None:
+        points = torch.tensor(points, dtype=torch.float32).reshape(-1, 5, 2)
+        scores = inst.scores[:, None, None].expand(-1, 5, 1)
+        inst.pred_keypoints = torch.cat([points, scores], dim=2)
     return inst
 
 
@@ -57,8 +70,8 @@ class SquareDetector(nn.Module):
 
 
 class FixedDetector(nn.Module):
-    """Returns the i-th of `outputs` (boxes, scores, classes), in the coordinates of
-    the original image, for the i-th image it is given."""
+    """Returns the i-th of `outputs` (boxes, scores, classes[, landmarks]), in the
+    coordinates of the original image, for the i-th image it is given."""
 
     def __init__(self, outputs):
         super().__init__()
@@ -68,10 +81,10 @@ class FixedDetector(nn.Module):
     def forward(self, batched_inputs):
         results = []
         for x in batched_inputs:
-            boxes, scores, classes = self.outputs[self.calls]
+            output = self.outputs[self.calls]
             self.calls += 1
             size = (x["height"], x["width"])
-            results.append({"instances": instances(size, boxes, scores, classes)})
+            results.append({"instances": instances(size, *output)})
         return results
 
 
@@ -230,3 +243,137 @@ def test_tta_without_detections_returns_empty_instances():
 def test_tta_rejects_unknown_merge():
     with pytest.raises(ValueError):
         DF2S2WithTTA(make_cfg((20,), merge="mean"), FixedDetector([]))
+
+
+# -- landmarks ---------------------------------------------------------------------
+
+# An upright face in a 100-wide image: eyes, nose, mouth corners (smaller x first).
+FACE_BOX = [10.0, 20, 40, 60]
+FACE_POINTS = [[15.0, 30], [35, 31], [25, 40], [18, 50], [32, 51]]
+# The same face in the mirrored image: x' = 100 - x, and the point with the smaller
+# x' of each pair (the former right one) listed first.
+MIRRORED_BOX = [60.0, 20, 90, 60]
+MIRRORED_POINTS = [[65.0, 31], [85, 30], [75, 40], [68, 51], [82, 50]]
+
+
+def test_flip_detections_mirrors_the_points_and_swaps_left_and_right():
+    face = instances((80, 100), [FACE_BOX], [0.9], [0], [FACE_POINTS])
+    mirrored = flip_detections(face, 100)
+    torch.testing.assert_close(mirrored.pred_boxes.tensor, torch.tensor([MIRRORED_BOX]))
+    torch.testing.assert_close(mirrored.pred_keypoints[..., :2], torch.tensor([MIRRORED_POINTS]))
+    torch.testing.assert_close(mirrored.pred_keypoints[..., 2], torch.full((1, 5), 0.9))
+    assert mirrored.scores.tolist() == face.scores.tolist() and mirrored.image_size == (80, 100)
+    # its own inverse; the input is left as it was
+    back = flip_detections(mirrored, 100)
+    torch.testing.assert_close(back.pred_keypoints, face.pred_keypoints)
+    torch.testing.assert_close(back.pred_boxes.tensor, torch.tensor([FACE_BOX]))
+    torch.testing.assert_close(face.pred_keypoints[0, :, :2], torch.tensor(FACE_POINTS))
+
+
+def test_flip_detections_without_landmarks_flips_the_boxes_only():
+    mirrored = flip_detections(instances((80, 100), [FACE_BOX], [0.9], [0]), 100)
+    torch.testing.assert_close(mirrored.pred_boxes.tensor, torch.tensor([MIRRORED_BOX]))
+    assert not mirrored.has("pred_keypoints")
+
+
+# Voting groups of VOTE_BOXES: {3, 1, 4} (weights 0.9, 0.6, 0.3), {2}, {0}. Detection i
+# has every point at (i, 10 * i).
+VOTE_POINTS = [[[i, 10 * i]] * 5 for i in range(5)]
+
+
+def vote_detections():
+    return instances((40, 40), VOTE_BOXES.tolist(), VOTE_SCORES.tolist(), [0] * 5, VOTE_POINTS)
+
+
+def test_voting_averages_the_points_with_the_boxes_score_weights():
+    detections = vote_detections()
+    merged = merge_detections(detections, "voting", 0.5, 100)
+    torch.testing.assert_close(merged.pred_boxes.tensor, VOTED_BOXES)
+    torch.testing.assert_close(merged.scores, VOTED_SCORES)
+    x = (3 * 0.9 + 1 * 0.6 + 4 * 0.3) / 1.8
+    expected = torch.tensor([[x, 10 * x], [2, 20], [0, 0]])[:, None].expand(-1, 5, -1)
+    torch.testing.assert_close(merged.pred_keypoints[..., :2], expected)
+    # the third value stays the detection's score
+    torch.testing.assert_close(merged.pred_keypoints[..., 2], VOTED_SCORES[:, None].expand(-1, 5))
+
+
+def test_nms_keeps_the_kept_detections_points():
+    detections = vote_detections()
+    merged = merge_detections(detections, "nms", 0.5, 100)
+    keep = [3, 2, 0]  # box 4 (IoU 2/3) and box 1 (IoU 9/11) are suppressed by box 3
+    torch.testing.assert_close(merged.pred_boxes.tensor, VOTE_BOXES[keep])
+    torch.testing.assert_close(merged.pred_keypoints, detections.pred_keypoints[keep])
+
+
+@pytest.mark.parametrize("merge", ["voting", "nms"])
+def test_tta_maps_the_flipped_pass_s_points_back_and_merges_them(merge):
+    # One scale, flipped: the plain pass finds the face with score 0.6, the flipped pass
+    # (in the mirrored image's coordinates) with score 0.9, its points moved by (2, 1).
+    moved = [[x - 2, y + 1] for x, y in MIRRORED_POINTS]  # x' = 100 - x: +2 in x is -2 in x'
+    outputs = [
+        ([FACE_BOX], [0.6], [0], [FACE_POINTS]),
+        ([MIRRORED_BOX], [0.9], [0], [moved]),
+    ]
+    tta = DF2S2WithTTA(make_cfg((80,), flip=True, merge=merge), FixedDetector(outputs))
+    out = tta([{"image": torch.zeros(3, 80, 100, dtype=torch.uint8)}])[0]["instances"]
+    # voting: P + (2, 1) * 0.9 / 1.5; NMS: the flipped pass's P + (2, 1)
+    shift = torch.tensor([2.0, 1]) * (0.6 if merge == "voting" else 1)
+    torch.testing.assert_close(out.pred_keypoints[0, :, :2], torch.tensor(FACE_POINTS) + shift)
+    torch.testing.assert_close(out.pred_keypoints[0, :, 2], torch.full((5,), 0.9))
+    torch.testing.assert_close(out.pred_boxes.tensor, torch.tensor([FACE_BOX]))
+
+
+def test_tta_without_landmarks_in_every_pass_gives_none():
+    outputs = [([FACE_BOX], [0.6], [0], [FACE_POINTS]), ([MIRRORED_BOX], [0.9], [0])]
+    tta = DF2S2WithTTA(make_cfg((80,), flip=True), FixedDetector(outputs))
+    out = tta([{"image": torch.zeros(3, 80, 100, dtype=torch.uint8)}])[0]["instances"]
+    assert not out.has("pred_keypoints") and len(out) == 1
+
+
+def test_tta_of_a_landmark_model_without_detections_has_empty_points():
+    empty = ([], [], [], [])
+    tta = DF2S2WithTTA(make_cfg((20, 40), flip=True), FixedDetector([empty] * 4))
+    out = tta([{"image": torch.zeros(3, 40, 60, dtype=torch.uint8)}])[0]["instances"]
+    assert len(out) == 0 and out.pred_keypoints.shape == (0, 5, 3)
+
+
+def rows(inst):
+    """The detections as sorted rows (box, score, points): an order-free comparison."""
+    flat = [inst.pred_boxes.tensor, inst.scores[:, None], inst.pred_keypoints.flatten(1)]
+    flat = torch.cat(flat, dim=1)
+    return sorted(map(tuple, flat.tolist()))
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_tta_of_a_landmark_model_gives_its_own_points_in_the_original_image(flip):
+    # One scale, NMS at IoU 1 (suppresses nothing): the TTA output is every pass's
+    # detections, mapped back.
+    opts = ["MODEL.DF2S2.LANDMARKS", True, "TEST.AUG.MIN_SIZES", (48,), "TEST.AUG.MAX_SIZE", 64,
+            "TEST.AUG.FLIP", flip, "TEST.AUG.MERGE", "nms", "TEST.AUG.MERGE_IOU", 1.0]
+    cfg = small_cfg(opts)
+    model = build_model(cfg).eval()
+    image = random_image(96, 128, seed=3)
+    tta = DF2S2WithTTA(cfg, model, batch_size=1)  # as the passes below: exactly equal
+    out = tta([{"image": image, "height": 96, "width": 128}])[0]["instances"]
+
+    array = image.permute(1, 2, 0).numpy()
+    resized = T.ResizeShortestEdge(48, 64).get_transform(array).apply_image(array)
+    with torch.no_grad():
+        plain, mirrored = (
+            model([{"image": torch.from_numpy(a.transpose(2, 0, 1).copy()), "height": 96,
+                    "width": 128}])[0]["instances"]
+            for a in (resized, resized[:, ::-1])
+        )
+    assert len(plain) > 0 and plain.pred_keypoints.shape == (len(plain), 5, 3)
+    expected = [plain]
+    if flip:
+        # by hand: x -> 128 - x, the pairs' points swapped
+        points = mirrored.pred_keypoints[:, [1, 0, 2, 4, 3]].clone()
+        points[..., 0] = 128 - points[..., 0]
+        b = mirrored.pred_boxes.tensor
+        b = torch.stack([128 - b[:, 2], b[:, 1], 128 - b[:, 0], b[:, 3]], dim=1)
+        mirrored.pred_boxes = Boxes(b)
+        mirrored.pred_keypoints = points
+        expected.append(mirrored)
+    assert rows(out) == rows(Instances.cat(expected))
+    assert (out.scores[:-1] >= out.scores[1:]).all()
