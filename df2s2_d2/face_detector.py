@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class FaceDetector:
-    """Load a detector once, then ``detect(image)`` -> `Detections` (boxes, scores).
+    """Load a detector once, then ``detect(image)`` -> `Detections` (boxes, scores, and the
+    five landmarks of a model trained with ``MODEL.DF2S2.LANDMARKS``, except with ``tta``).
 
     Args:
         cfg_or_config_file: a config (``get_df2s2_cfg``) or the path (str or PathLike) of
@@ -136,6 +137,9 @@ class FaceDetector:
     @staticmethod
     def _detections(output: dict) -> Detections:
         instances = output["instances"].to("cpu")
+        landmarks = None
+        if instances.has("pred_keypoints"):  # a DF2S2 with landmarks (TTA gives none)
+            landmarks = instances.pred_keypoints[:, :, :2].float().numpy()
         return Detections(
-            instances.pred_boxes.tensor.float().numpy(), instances.scores.float().numpy()
+            instances.pred_boxes.tensor.float().numpy(), instances.scores.float().numpy(), landmarks
         )
