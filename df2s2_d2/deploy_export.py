@@ -30,18 +30,40 @@ logger = logging.getLogger(__name__)
 
 class HeadOutputs(nn.Module):
     """Backbone and head of a RetinaNet-style model: (N, 3, H, W) normalised, padded images
-    -> per-level cls logits (N, A*K, H_l, W_l), then per-level box deltas (N, A*4, H_l, W_l)."""
+    -> per-level cls logits (N, A*K, H_l, W_l), then per-level box deltas (N, A*4, H_l, W_l),
+    then, for a DF2S2 with landmarks, per-level landmark offsets (N, A*10, H_l, W_l)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.backbone = model.backbone
         self.head = model.head
         self.in_features = list(model.head_in_features)
+        self.with_landmarks = _has_landmarks(model)
 
     def forward(self, images: Tensor) -> Tuple[Tensor, ...]:
         features = self.backbone(images)
-        logits, deltas = self.head([features[f] for f in self.in_features])[:2]
-        return (*logits, *deltas)
+        features = [features[f] for f in self.in_features]
+        if not self.with_landmarks:
+            logits, deltas = self.head(features)[:2]
+            return (*logits, *deltas)
+        # head(features) runs the landmark predictor on every level but returns RetinaNet's
+        # pair; a hook collects the landmark outputs. Calling the head (not head.predict)
+        # keeps the traced node names /head/... that the int8 node groups select.
+        landmarks: List[Tensor] = []
+        hook = self.head.landmark_pred.register_forward_hook(lambda _, __, out: landmarks.append(out))
+        try:
+            logits, deltas = self.head(features)[:2]
+        finally:
+            hook.remove()
+        if len(landmarks) != len(logits):
+            raise RuntimeError(f"the head ran its landmark predictor {len(landmarks)} times "
+                               f"for {len(logits)} levels")
+        return (*logits, *deltas, *landmarks)
+
+
+def _has_landmarks(model: nn.Module) -> bool:
+    """A DF2S2 with the landmark predictor (any other RetinaNet has none)."""
+    return bool(getattr(model, "has_landmarks", False))
 
 
 def _per_level(params: Sequence, num_levels: int) -> List[List[float]]:
@@ -99,6 +121,7 @@ def deploy_config(cfg, model: nn.Module) -> DeployConfig:
         outputs=OutputConfig(
             cls_logits=[f"cls_logits_{name}" for name in names],
             box_deltas=[f"box_deltas_{name}" for name in names],
+            landmarks=[f"landmarks_{name}" for name in names] if _has_landmarks(model) else [],
         ),
     )
 
@@ -106,11 +129,12 @@ def deploy_config(cfg, model: nn.Module) -> DeployConfig:
 def export_deploy(
     cfg, model: nn.Module, inputs: List[Dict[str, Tensor]], output_dir: str, opset: int = 17
 ) -> str:
-    """Write ``face_detector.onnx`` (raw head outputs, dynamic N / H / W) and its JSON,
-    tracing the eval-mode ``model`` on ``inputs`` (one model input dict); returns the path."""
+    """Write ``face_detector.onnx`` (raw head outputs, dynamic N / H / W; the landmark
+    outputs last, for a model with them) and its JSON, tracing the eval-mode ``model`` on
+    ``inputs`` (one model input dict); returns the path."""
     path = os.path.join(output_dir, DEPLOY_MODEL)
     config = deploy_config(cfg, model)
-    outputs = config.outputs.cls_logits + config.outputs.box_deltas
+    outputs = config.outputs.cls_logits + config.outputs.box_deltas + config.outputs.landmarks
     with torch.no_grad():
         images = model.preprocess_image(inputs).tensor
         replace_file(path, lambda tmp: torch.onnx.export(

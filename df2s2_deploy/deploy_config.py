@@ -10,7 +10,10 @@ read by `OnnxFaceDetector`. Keys:
     box_transform: weights (wx, wy, ww, wh), scale_clamp (Box2BoxTransform)
     inference: num_classes, score_threshold, topk_candidates, nms_threshold,
              max_detections (RetinaNet's test settings)
-    outputs: cls_logits and box_deltas, the model's output names per level
+    outputs: cls_logits and box_deltas, the model's output names per level;
+             (optional, default none) landmarks, per level the five-landmark offsets
+             (N, A * 10, H, W) of a model trained with MODEL.DF2S2.LANDMARKS, in
+             RetinaFace's encoding (df2s2_deploy/face_landmarks.py)
     network: (optional, default float32) precision ("fp32" / "int8"); for int8 also
              calibration (how the activation ranges were found), per_channel and
              excluded_nodes (the nodes kept in float32)
@@ -18,8 +21,10 @@ read by `OnnxFaceDetector`. Keys:
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Dict, List, Sequence
+
+from .face_landmarks import NUM_LANDMARKS
 
 __all__ = ["DeployConfig", "DeployConfigError", "NetworkConfig", "FORMAT_VERSION"]
 
@@ -63,6 +68,8 @@ class InferenceConfig:
 class OutputConfig:
     cls_logits: List[str]
     box_deltas: List[str]
+    # empty: a model without landmarks (the JSON then has no "landmarks" key)
+    landmarks: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,11 @@ class DeployConfig:
     network: NetworkConfig = NetworkConfig()
 
     def save(self, path: str) -> None:
+        data = asdict(self)
+        if not self.outputs.landmarks:  # no key: runtimes without landmarks read the JSON
+            del data["outputs"]["landmarks"]
         with open(path, "w") as f:
-            json.dump({"format_version": FORMAT_VERSION, **asdict(self)}, f, indent=2)
+            json.dump({"format_version": FORMAT_VERSION, **data}, f, indent=2)
             f.write("\n")
 
     @classmethod
@@ -123,7 +133,10 @@ class DeployConfig:
                 continue
             if not isinstance(values, dict):
                 raise DeployConfigError(path, f"{name}: expected a '{name}' object")
-            missing = [f.name for f in fields(section) if f.name not in values and name not in _OPTIONAL]
+            missing = [
+                f.name for f in fields(section)
+                if f.name not in values and name not in _OPTIONAL and _required(f)
+            ]
             if missing:
                 raise DeployConfigError(path, f"'{name}' lacks {', '.join(missing)}")
             present = [f for f in fields(section) if f.name in values]
@@ -142,7 +155,10 @@ class DeployConfig:
             if not valid(value):
                 raise DeployConfigError(where, f"{key}: expected {expected}, found {value!r}")
         levels = len(self.anchors.strides)
-        for key in ("anchors.sizes", "anchors.aspect_ratios", "outputs.cls_logits", "outputs.box_deltas"):
+        keys = ["anchors.sizes", "anchors.aspect_ratios", "outputs.cls_logits", "outputs.box_deltas"]
+        if self.outputs.landmarks:
+            keys.append("outputs.landmarks")
+        for key in keys:
             section, name = key.split(".")
             found = len(getattr(getattr(self, section), name))
             if found != levels:
@@ -153,13 +169,20 @@ class DeployConfig:
     def anchors_per_cell(self, level: int) -> int:
         return len(self.anchors.sizes[level]) * len(self.anchors.aspect_ratios[level])
 
+    @property
+    def has_landmarks(self) -> bool:
+        """Whether the network has landmark outputs (``outputs.landmarks``)."""
+        return bool(self.outputs.landmarks)
+
     def check_network(self, where: str, model: str, outputs: Dict[str, Sequence]) -> None:
         """The network's outputs (name -> shape, as onnxruntime gives them) are the JSON's:
-        every output named once, per level A * num_classes and A * 4 channels (A: anchors
-        per cell of that level). Errors name `where` (the JSON) and the field."""
-        names = self.outputs.cls_logits + self.outputs.box_deltas
+        every output named once, per level A * num_classes, A * 4 and (landmarks, when
+        listed) A * 10 channels (A: anchors per cell of that level). Errors name `where`
+        (the JSON) and the field."""
+        names = self.outputs.cls_logits + self.outputs.box_deltas + self.outputs.landmarks
         for key, listed in (("outputs.cls_logits", self.outputs.cls_logits),
-                            ("outputs.box_deltas", self.outputs.box_deltas)):
+                            ("outputs.box_deltas", self.outputs.box_deltas),
+                            ("outputs.landmarks", self.outputs.landmarks)):
             for level, name in enumerate(listed):
                 if name not in outputs:
                     raise DeployConfigError(
@@ -170,21 +193,26 @@ class DeployConfig:
         if unused:
             raise DeployConfigError(
                 where, f"outputs: {model} has outputs that no level names: {', '.join(unused)} "
-                f"(expected one level per cls_logits / box_deltas pair)"
+                f"(expected one level per cls_logits / box_deltas pair, with its landmarks "
+                f"output when outputs.landmarks lists them)"
             )
         num_classes = self.inference.num_classes
         for level in range(len(self.anchors.strides)):
             per_cell = self.anchors_per_cell(level)
-            for key, name, per_anchor in (
+            checked = [
                 ("outputs.cls_logits", self.outputs.cls_logits[level], num_classes),
                 ("outputs.box_deltas", self.outputs.box_deltas[level], 4),
-            ):
+            ]
+            if self.outputs.landmarks:
+                landmarks = self.outputs.landmarks[level]
+                checked.append(("outputs.landmarks", landmarks, 2 * NUM_LANDMARKS))
+            for key, name, per_anchor in checked:
                 shape = outputs[name]
                 channels = shape[1] if len(shape) == 4 else None
                 if len(shape) != 4 or (isinstance(channels, int) and channels != per_cell * per_anchor):
                     raise DeployConfigError(
                         where, f"anchors.sizes[{level}] / anchors.aspect_ratios[{level}]"
-                        f"{' / inference.num_classes' if per_anchor == num_classes else ''}: "
+                        f"{' / inference.num_classes' if key == 'outputs.cls_logits' else ''}: "
                         f"{per_cell} anchors per cell x {per_anchor} give (N, "
                         f"{per_cell * per_anchor}, H, W) for {key}[{level}] {name!r}, but "
                         f"{model} gives {tuple(shape)}"
@@ -197,6 +225,11 @@ class DeployConfigError(ValueError):
     def __init__(self, path: str, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path = path
+
+
+def _required(f) -> bool:
+    """A field without a default: a JSON must give it."""
+    return f.default is MISSING and f.default_factory is MISSING
 
 
 def _check_field(path: str, key: str, value, annotation) -> None:

@@ -7,10 +7,14 @@
 INPUT: image files, folders (their images, recursively, sorted) and videos (every
 frame; ``--every N`` for every N-th). Writes one JSON file (a list of
 ``{"file", "frame" (videos only), "height", "width", "boxes" [[x1, y1, x2, y2], ...],
-"scores"}``) or, with ``--wider-face``, the official WIDER FACE prediction files
-``<output>/<event>/<name>.txt`` (event: the image's folder), ready for
-``wider-face-eval``. The int8 model (``tools/export.py --int8``) runs the same way;
-``--batch-size N`` feeds N images per network call.
+"scores", "landmarks"}``) or, with ``--wider-face``, the official WIDER FACE prediction
+files ``<output>/<event>/<name>.txt`` (event: the image's folder; boxes only), ready for
+``wider-face-eval``. "landmarks" comes with a model exported from a DF2S2 trained with
+``MODEL.DF2S2.LANDMARKS``: per detection five ``[x, y]`` in input pixels (eye, eye,
+nose, mouth corner, mouth corner; the first eye and mouth corner the ones with the
+smaller x on an upright frontal face); ``--landmarks`` refuses a model without them.
+The int8 model (``tools/export.py --int8``) runs the same way; ``--batch-size N``
+feeds N images per network call.
 
 Bad input: an ``--output`` that resolves (through links) to an input or a model file, or
 that cannot be written, is refused before any work; the output is written by replacing
@@ -93,6 +97,11 @@ def get_parser() -> argparse.ArgumentParser:
         "--wider-face", action="store_true",
         help="write the official WIDER FACE prediction files instead of JSON",
     )
+    parser.add_argument(
+        "--landmarks", action="store_true",
+        help="require the five landmarks: refuse a model without landmark outputs (a model "
+        "with them always writes them)",
+    )
     parser.add_argument("--score-threshold", type=float, help="default: the exported one")
     parser.add_argument("--min-size", type=int, help="test shorter side (default: exported)")
     parser.add_argument("--max-size", type=int, help="test longer-side cap (default: exported)")
@@ -138,6 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             min_size=args.min_size, max_size=args.max_size, num_threads=args.threads,
             max_pixels=args.max_pixels,
         )
+        if args.landmarks:
+            detector.require_landmarks()
     except (FileNotFoundError, ValueError) as e:
         parser.exit(2, f"error: {e}\n")
 

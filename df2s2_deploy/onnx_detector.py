@@ -8,6 +8,7 @@ import numpy as np
 from .anchors import cell_anchors, grid_anchors
 from .deploy_config import DeployConfig
 from .detections import Detections
+from .face_landmarks import NUM_LANDMARKS
 from .preprocessing import (
     batch_input, check_image_array, model_input, read_image, resize, to_model_format,
 )
@@ -22,6 +23,8 @@ class OnnxFaceDetector:
     """Face detection with ``face_detector.onnx`` and its ``face_detector.json``
     (``tools/export.py --format deploy``), or with the int8 ``face_detector_int8.onnx``
     and its JSON (``--int8``; same pre- and post-processing, ``network.precision`` int8).
+    A model exported from a DF2S2 trained with ``MODEL.DF2S2.LANDMARKS`` (its JSON lists
+    ``outputs.landmarks``) also gives each detection's five landmarks.
 
     Args:
         model_path: the ONNX file (str or PathLike); its JSON is ``config_path`` or the same
@@ -59,6 +62,7 @@ class OnnxFaceDetector:
             raise FileNotFoundError(
                 f"{config_path}: no deploy JSON beside {model_path} (tools/export.py writes both)"
             )
+        self.model_path, self.config_path = model_path, config_path
         self.config = DeployConfig.load(config_path)
         self.score_threshold = (
             self.config.inference.score_threshold if score_threshold is None else score_threshold
@@ -80,11 +84,25 @@ class OnnxFaceDetector:
             cell_anchors(sizes, ratios) for sizes, ratios in zip(anchors.sizes, anchors.aspect_ratios)
         ]
 
+    @property
+    def has_landmarks(self) -> bool:
+        """Whether the model gives five landmarks per detection."""
+        return self.config.has_landmarks
+
+    def require_landmarks(self) -> None:
+        """A ValueError naming the model unless it has landmark outputs."""
+        if not self.has_landmarks:
+            raise ValueError(
+                f"{self.model_path}: this model has no landmark outputs ({self.config_path} lists "
+                f"no outputs.landmarks); re-export a model trained with MODEL.DF2S2.LANDMARKS True"
+            )
+
     def detect(
         self, images: Union[ImageInput, Sequence[ImageInput]], batch_size: int = 1
     ) -> Union[Detections, List[Detections]]:
         """Detections of one image (a str / PathLike path or an (H, W, 3) uint8 array) or of
-        a list of them. Errors name the file, or the index and shape of the array.
+        a list of them, with ``landmarks`` when the model has them (else None). Errors name
+        the file, or the index and shape of the array.
 
         batch_size: images per network call; the images of a call are padded to its largest
         test size (``ImageList``), each one's detections rescaled to its own size. With
@@ -100,12 +118,11 @@ class OnnxFaceDetector:
                 self._load(image, start + i) for i, image in enumerate(images[start : start + batch_size])
             ]
             resized = [resize(image, self.min_size, self.max_size) for image in originals]
-            for original, image, (boxes, scores, _) in zip(
-                originals, resized, self.detect_resized_batch(resized)
-            ):
-                results.append(
-                    Detections(*postprocess(boxes, scores, image.shape[:2], original.shape[:2]))
-                )
+            found = self.detect_resized_batch(resized, landmarks=self.has_landmarks)
+            for original, image, (boxes, scores, _, *points) in zip(originals, resized, found):
+                results.append(Detections(
+                    *postprocess(boxes, scores, image.shape[:2], original.shape[:2], *points)
+                ))
         return results
 
     def head_outputs(self, image: np.ndarray):
@@ -122,14 +139,18 @@ class OnnxFaceDetector:
             [named[name] for name in config.outputs.box_deltas],
         )
 
-    def detect_resized(self, image: np.ndarray):
+    def detect_resized(self, image: np.ndarray, landmarks: bool = False):
         """Detections of an (h, w, 3) model-format uint8 image already at the test size, in
-        its own pixels: boxes (D, 4), scores (D,) float32, classes (D,) int64."""
-        return self.detect_resized_batch([image])[0]
+        its own pixels: boxes (D, 4), scores (D,) float32, classes (D,) int64; with
+        `landmarks` also points (D, 5, 2) float32 (a ValueError for a model without them)."""
+        return self.detect_resized_batch([image], landmarks)[0]
 
-    def detect_resized_batch(self, images: Sequence[np.ndarray]):
+    def detect_resized_batch(self, images: Sequence[np.ndarray], landmarks: bool = False):
         """`detect_resized` of N images in one network call (padded to the largest): per
-        image boxes (D, 4), scores (D,), classes (D,) in its own pixels (not clipped)."""
+        image boxes (D, 4), scores (D,), classes (D,) (and with `landmarks` points (D, 5, 2))
+        in its own pixels (not clipped)."""
+        if landmarks:
+            self.require_landmarks()
         config = self.config
         batch = batch_input(
             images, config.input.pixel_mean, config.input.pixel_std, config.input.size_divisibility
@@ -147,9 +168,15 @@ class OnnxFaceDetector:
         )
         scores = [sigmoid(dense_to_anchor_major(x, num_classes)) for x in logits]
         deltas = [dense_to_anchor_major(x, 4) for x in deltas]
+        points = None
+        if landmarks:
+            points = [
+                dense_to_anchor_major(named[name], 2 * NUM_LANDMARKS) for name in config.outputs.landmarks
+            ]
         return [
             decode_detections(
-                [s[i] for s in scores], [d[i] for d in deltas], anchors, config, self.score_threshold
+                [s[i] for s in scores], [d[i] for d in deltas], anchors, config, self.score_threshold,
+                None if points is None else [p[i] for p in points],
             )
             for i in range(len(images))
         ]

@@ -27,9 +27,11 @@ METHODS = ("minmax", "percentile", "entropy")
 # group -> what it keeps in float32
 EXCLUDE_GROUPS = {
     "stem": "the backbone's first conv (the image itself)",
-    "predictors": "the cls and box predictor convs of every level",
+    "predictors": "the cls and box (and landmark) predictor convs of every level",
     "stride4": "the head on the first (finest, stride-4) level",
 }
+# a predictor conv's traced name: /head/cls_score/Conv (level 0), /head/bbox_pred_3/Conv, ...
+_PREDICTOR_NODE = re.compile(r"/head/(cls_score|bbox_pred|landmark_pred)(_\d+)?/")
 
 
 def int8_paths(model_path: str):
@@ -54,7 +56,7 @@ def excluded_nodes(node_names: Sequence[str], groups: Iterable[str]) -> List[str
         raise ValueError(f"unknown node groups {sorted(unknown)}; choose from {list(EXCLUDE_GROUPS)}")
     tests = {
         "stem": lambda n: "/stem/" in n,
-        "predictors": lambda n: re.match(r"/head/(cls_score|bbox_pred)(_\d+)?/", n) is not None,
+        "predictors": lambda n: _PREDICTOR_NODE.match(n) is not None,
         "stride4": lambda n: n.startswith("/head/") and _head_level(n) == 0,
     }
     return [n for n in node_names if any(tests[g](n) for g in groups)]

@@ -1,12 +1,15 @@
 """RetinaNet's inference on raw head outputs, in numpy, as Detectron2 does it:
 ``RetinaNet.forward_inference`` (per level: sigmoid, score threshold, top-k, box
 decoding; then class-wise NMS and the detection cap) and ``detector_postprocess``
-(scale to the input image, clip, drop empty boxes)."""
+(scale to the input image, clip, drop empty boxes). For a DF2S2 with landmarks, the
+kept anchors' five points are decoded alongside, as its ``inference_with_landmarks``
+does, and scaled with the boxes (Detectron2's ``pred_keypoints``)."""
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .deploy_config import DeployConfig
+from .face_landmarks import decode_landmarks
 from .nms import batched_nms
 
 __all__ = ["dense_to_anchor_major", "apply_deltas", "decode_detections", "postprocess"]
@@ -60,18 +63,21 @@ def decode_detections(
     anchors: List[np.ndarray],
     config: DeployConfig,
     score_threshold: Optional[float] = None,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    landmarks: Optional[List[np.ndarray]] = None,
+) -> Tuple[np.ndarray, ...]:
     """Detections of one image in the resized image's pixels.
 
     scores: per level (R_l, K) sigmoid scores; deltas: per level (R_l, 4); anchors: per
     level (R_l, 4). Returns boxes (D, 4) float32, scores (D,) float32 and classes (D,)
     int64, by decreasing score, D <= max_detections. `score_threshold` overrides the config's.
+    landmarks: per level (R_l, 10) landmark offsets; given, a fourth array follows: the
+    detections' five points (D, 5, 2) float32, decoded on the anchors of their boxes.
     """
     inference = config.inference
     if score_threshold is None:
         score_threshold = inference.score_threshold
-    level_boxes, level_scores, level_classes = [], [], []
-    for scores_l, deltas_l, anchors_l in zip(scores, deltas, anchors):
+    level_boxes, level_scores, level_classes, level_points = [], [], [], []
+    for level, (scores_l, deltas_l, anchors_l) in enumerate(zip(scores, deltas, anchors)):
         flat = scores_l.reshape(-1)
         candidates = np.flatnonzero(flat > np.float32(score_threshold))
         top = np.argsort(-flat[candidates], kind="stable")[: inference.topk_candidates]
@@ -87,11 +93,16 @@ def decode_detections(
         )
         level_scores.append(flat[candidates])
         level_classes.append(class_index)
+        if landmarks is not None:
+            offsets = landmarks[level][anchor_index].astype(np.float32)
+            level_points.append(decode_landmarks(offsets, anchors_l[anchor_index]))
     boxes = np.concatenate(level_boxes)
     scores = np.concatenate(level_scores)
     classes = np.concatenate(level_classes)
     keep = batched_nms(boxes, scores, classes, inference.nms_threshold, inference.max_detections)
-    return boxes[keep], scores[keep], classes[keep]
+    if landmarks is None:
+        return boxes[keep], scores[keep], classes[keep]
+    return boxes[keep], scores[keep], classes[keep], np.concatenate(level_points)[keep]
 
 
 def postprocess(
@@ -99,9 +110,11 @@ def postprocess(
     scores: np.ndarray,
     image_size: Tuple[int, int],
     output_size: Tuple[int, int],
-) -> Tuple[np.ndarray, np.ndarray]:
+    landmarks: Optional[np.ndarray] = None,
+) -> Tuple[np.ndarray, ...]:
     """``detector_postprocess``: boxes of an (h, w) image scaled to (H, W), clipped to it,
-    empty boxes dropped. Returns boxes (D', 4) and scores (D',), float32."""
+    empty boxes dropped. Returns boxes (D', 4) and scores (D',), float32; given
+    `landmarks` (D, 5, 2), also those of the boxes kept, scaled like them (not clipped)."""
     scale_x = np.float32(output_size[1] / image_size[1])
     scale_y = np.float32(output_size[0] / image_size[0])
     boxes = boxes * np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
@@ -116,4 +129,7 @@ def postprocess(
         axis=1,
     ).astype(np.float32)
     nonempty = (boxes[:, 2] - boxes[:, 0] > 0) & (boxes[:, 3] - boxes[:, 1] > 0)
-    return boxes[nonempty], scores[nonempty]
+    if landmarks is None:
+        return boxes[nonempty], scores[nonempty]
+    points = landmarks[nonempty] * np.array([scale_x, scale_y], dtype=np.float32)
+    return boxes[nonempty], scores[nonempty], points.astype(np.float32)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Detect faces in images, a video or a webcam stream and draw them with Detectron2's
-Visualizer.
+Visualizer (and the five landmarks of a model trained with MODEL.DF2S2.LANDMARKS).
 
     python tools/demo.py --config-file configs/WIDER-FACE/df2s2_R_50.yaml \\
         --input photo.jpg 'crowds/*.jpg' more_photos/ --output out/ MODEL.WEIGHTS model_final.pth
@@ -11,6 +11,8 @@ Visualizer.
 folder). ``--output`` is a file for a single image or video, otherwise a folder (the
 input file names are kept). Without ``--output`` the results are shown in a window,
 which needs an OpenCV build with GUI support (``opencv-python``, not ``-headless``).
+A model with landmarks also gets each face's five points drawn as small filled circles:
+eyes cyan, nose yellow, mouth corners magenta (`LANDMARK_COLORS`).
 
 Bad input: the demo refuses, before any work, an ``--output`` that would write over an
 input (e.g. the input folder itself) or the config or weights file (through links too),
@@ -44,11 +46,15 @@ from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.checkpoint import check_checkpoint_file
 from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
 from df2s2_d2.data.transforms import CheckedResizeShortestEdge
+from df2s2_deploy.face_landmarks import LANDMARK_NAMES
 from df2s2_deploy.output_paths import check_not_protected, check_output_file, replace_file, same_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
 ESC = 27
+# RGB in [0, 1] (matplotlib's, as the Visualizer draws) of each landmark, by LANDMARK_NAMES
+_PART_COLORS = {"eye": (0.0, 0.9, 1.0), "nose": (1.0, 0.85, 0.0), "mouth": (1.0, 0.2, 0.8)}
+LANDMARK_COLORS = tuple(_PART_COLORS[name.split("_")[0]] for name in LANDMARK_NAMES)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -95,9 +101,7 @@ class FaceDemo:
     def run_on_image(self, image: np.ndarray) -> Tuple[Instances, np.ndarray]:
         """image: (H, W, 3) uint8 BGR, as OpenCV reads it."""
         instances = self.predictor(image)["instances"].to("cpu")
-        visualizer = Visualizer(image[:, :, ::-1], self.metadata)
-        drawn = visualizer.draw_instance_predictions(instances).get_image()
-        return instances, np.ascontiguousarray(drawn[:, :, ::-1])
+        return instances, draw_faces(image, instances, self.metadata)
 
     def run_on_video(self, capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         """Drawn BGR frames, one per frame read from ``capture``."""
@@ -106,6 +110,31 @@ class FaceDemo:
             if not ok:
                 break
             yield self.run_on_image(frame)[1]
+
+
+def draw_faces(image: np.ndarray, instances: Instances, metadata) -> np.ndarray:
+    """(H, W, 3) uint8 BGR with the boxes (the Visualizer's) and, when ``instances`` has
+    ``pred_keypoints``, each face's five landmarks drawn (`draw_landmarks`)."""
+    visualizer = Visualizer(image[:, :, ::-1], metadata)
+    boxes_only = instances
+    if instances.has("pred_keypoints"):  # the Visualizer would draw COCO-style keypoints
+        boxes_only = Instances(instances.image_size, **instances.get_fields())
+        boxes_only.remove("pred_keypoints")
+    visualizer.draw_instance_predictions(boxes_only)
+    if instances.has("pred_keypoints"):
+        points = instances.pred_keypoints[:, :, :2].numpy()
+        draw_landmarks(visualizer, points, instances.pred_boxes.tensor.numpy())
+    return np.ascontiguousarray(visualizer.output.get_image()[:, :, ::-1])
+
+
+def draw_landmarks(visualizer: Visualizer, points: np.ndarray, boxes: np.ndarray) -> None:
+    """Filled circles at the (N, 5, 2) `points` in `LANDMARK_COLORS`, radius 4 % of the
+    face's shorter box side, between 1.5 and 4 px."""
+    sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    for face, side in zip(points, sides):
+        radius = float(np.clip(0.04 * side, 1.5, 4.0))
+        for (x, y), color in zip(face, LANDMARK_COLORS):
+            visualizer.draw_circle((float(x), float(y)), color=color, radius=radius)
 
 
 def expand_inputs(patterns: List[str]) -> List[str]:

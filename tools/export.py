@@ -26,7 +26,9 @@ Interface of ``model.ts`` / ``model.onnx``:
 ``df2s2_deploy.OnnxFaceDetector`` and ``df2s2-detect``, which run without torch:
   input   ``image``: float32 (N, 3, H, W), normalised and padded to the size divisibility;
   outputs ``cls_logits_<level>`` (N, A*K, H_l, W_l) per level, then ``box_deltas_<level>``
-          (N, A*4, H_l, W_l), the raw head outputs (no seg branch); N, H, W dynamic;
+          (N, A*4, H_l, W_l), the raw head outputs (no seg branch); N, H, W dynamic; a
+          model with ``MODEL.DF2S2.LANDMARKS`` then has ``landmarks_<level>`` (N, A*10,
+          H_l, W_l) (docs/deployment.md, "Landmarks");
   JSON    the pre-processing and the post-processing settings (df2s2_deploy/deploy_config.py);
           anchors, decoding, NMS and rescaling are done in numpy.
 ``--int8`` adds ``face_detector_int8.onnx`` and its JSON (``network.precision`` "int8"):

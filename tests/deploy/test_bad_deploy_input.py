@@ -130,6 +130,37 @@ def test_the_exported_json_passes_the_schema(deploy_model):
     DeployConfig.load(deploy_model[1])  # the checks accept what tools/export.py writes
 
 
+LANDMARKS = [f"landmarks_p{level}" for level in range(6)]
+
+
+@pytest.mark.parametrize("landmarks, expected", [
+    (LANDMARKS, r"outputs.landmarks\[0\]: 'landmarks_p0' is not an output of .*face_detector.onnx"),
+    (LANDMARKS[:2], r"outputs.landmarks: expected one entry per level of anchors.strides \(6\), found 2"),
+    ("landmarks_p0", r"outputs.landmarks: expected list\[str\]"),
+    ([f"box_deltas_p{level}" for level in range(6)],
+     r"6 anchors per cell x 10 give \(N, 60, H, W\) for outputs.landmarks\[0\] 'box_deltas_p0'"),
+], ids=["not-outputs", "not-one-per-level", "not-a-list", "box-deltas-channels"])
+def test_landmark_outputs_the_network_does_not_have_are_refused_naming_the_file_and_key(
+    model, landmarks, expected
+):
+    edit_json(model[1], lambda data: data["outputs"].update(landmarks=landmarks))
+    with pytest.raises(DeployConfigError, match=rf"^{model[1]}: .*{expected}"):
+        OnnxFaceDetector(model[0])
+
+
+def test_asking_a_model_without_landmarks_for_them_is_an_error_naming_it(model, photos, tmp_path, capsys):
+    edit_json(model[1], lambda data: data["outputs"].update(landmarks=[]))  # as no key: none
+    detector = OnnxFaceDetector(model[0])
+    assert not detector.has_landmarks and detector.detect(random_image(48, 64, 0)).landmarks is None
+    message = f"{model[0]}: this model has no landmark outputs"
+    with pytest.raises(ValueError, match=rf"^{message} .*MODEL.DF2S2.LANDMARKS True"):
+        detector.detect_resized(random_image(48, 64, 0), landmarks=True)
+    out = tmp_path / "out.json"
+    assert detect(tmp_path, photos, "--model", model[0], "--output", out, "--landmarks") == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 # --- inputs of df2s2-detect ---------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from detectron2.modeling import build_model
+from detectron2.structures import Instances
 
 from tests.common import CONFIGS, get_config
 from tools import demo
@@ -116,3 +117,52 @@ def test_missing_input_and_imageless_folder_are_named_in_the_error(tmp_path):
     (tmp_path / "broken.jpg").write_text("not an image")
     with pytest.raises(ValueError, match="broken.jpg: could not be read as an image"):
         demo.read_bgr(str(tmp_path / "broken.jpg"))
+
+
+# Landmark offsets per anchor in RetinaFace's encoding (units of 0.1 anchor side): eyes
+# up left / right, nose at the centre, mouth corners down left / right.
+LANDMARK_PATTERN = [-2.5, -2, 2.5, -2, 0, 0, -2, 2.5, 2, 2.5]
+
+
+@pytest.fixture(scope="module")
+def landmark_weights(tmp_path_factory) -> str:
+    """As `weights`, with landmarks: zero weights and a bias putting every anchor's five
+    points at `LANDMARK_PATTERN`, inside its box."""
+    torch.manual_seed(0)
+    model = build_model(get_config(CONFIG, OPTS + ["MODEL.DF2S2.LANDMARKS", "True"]))
+    with torch.no_grad():
+        model.head.bbox_pred.weight.zero_()
+        model.head.bbox_pred.bias.zero_()
+        model.head.landmark_pred.weight.zero_()
+        model.head.landmark_pred.bias.copy_(torch.tensor(LANDMARK_PATTERN).repeat(6))
+    path = tmp_path_factory.mktemp("landmark_weights") / "model.pth"
+    torch.save({"model": model.state_dict()}, path)
+    return str(path)
+
+
+def test_a_landmark_model_gets_its_five_points_drawn_over_the_boxes(landmark_weights):
+    image = faces_image()
+    args = demo.get_parser().parse_args(
+        demo_args(landmark_weights, "--input", "unused") + ["MODEL.DF2S2.LANDMARKS", "True"]
+    )
+    face_demo = demo.FaceDemo(demo.setup_cfg(args))
+    np.random.seed(0)  # the Visualizer's random box colours
+    instances, drawn = face_demo.run_on_image(image)
+    assert len(instances) == 3 and instances.pred_keypoints.shape == (3, 5, 3)
+    boxes_only = Instances(instances.image_size, **instances.get_fields())
+    boxes_only.remove("pred_keypoints")
+    np.random.seed(0)
+    plain = demo.draw_faces(image, boxes_only, face_demo.metadata)
+    points = instances.pred_keypoints[:, :, :2].numpy()
+    changed = (drawn != plain).any(axis=-1)
+    rows, cols = np.nonzero(changed)
+    # every point drawn, and nothing but the points (within the 4 px maximum radius)
+    for x, y in points.reshape(-1, 2):
+        assert changed[int(y), int(x)], (x, y)
+    xs, ys = points[..., 0].ravel(), points[..., 1].ravel()
+    distance = np.hypot(cols[:, None] + 0.5 - xs, rows[:, None] + 0.5 - ys)
+    assert distance.min(axis=1).max() <= 4.5
+    # the last face drawn shows its points in the eyes / nose / mouth colours (BGR)
+    for (x, y), color in zip(points[-1], demo.LANDMARK_COLORS):
+        expected = np.array(color[::-1]) * 255
+        assert np.abs(drawn[int(y), int(x)] - expected).max() <= 2, (x, y, drawn[int(y), int(x)], expected)
