@@ -11,7 +11,7 @@ import torch
 from detectron2.modeling import build_model
 
 from df2s2_d2 import FaceDetector
-from df2s2_deploy import Detections, OnnxFaceDetector
+from df2s2_deploy import OnnxFaceDetector
 from df2s2_deploy.anchors import cell_anchors, grid_anchors
 from df2s2_deploy.deploy_config import DeployConfig
 from df2s2_deploy.detect import main as detect_main
