@@ -33,13 +33,18 @@ def synthetic_image(height=90, width=120, seed=0):
     return image
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
+def seeded_model_and_weights(folder, opts):
+    """The model of ``opts`` seeded 0 (eval mode) and its checkpoint in ``folder``."""
     torch.manual_seed(0)
-    model = build_model(get_config(CONFIG, OPTS))
-    path = tmp_path_factory.mktemp("weights") / "model.pth"
+    model = build_model(get_config(CONFIG, opts))
+    path = folder / "model.pth"
     torch.save({"model": model.state_dict()}, path)
     return model.eval(), str(path)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return seeded_model_and_weights(tmp_path_factory.mktemp("weights"), OPTS)
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +126,7 @@ LANDMARK_OPTS = [*OPTS, "MODEL.DF2S2.LANDMARKS", "True"]
 
 @pytest.fixture(scope="module")
 def landmark_weights(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(get_config(CONFIG, LANDMARK_OPTS))
-    path = tmp_path_factory.mktemp("weights") / "landmarks.pth"
-    torch.save({"model": model.state_dict()}, path)
-    return model.eval(), str(path)
+    return seeded_model_and_weights(tmp_path_factory.mktemp("landmark_weights"), LANDMARK_OPTS)
 
 
 def test_landmarks_are_the_model_s_own_points_in_input_pixels(detector, landmark_weights):

@@ -18,6 +18,7 @@ from df2s2_d2.data import (
 from df2s2_d2.data import synthetic_scene
 from df2s2_d2.data.synthetic_scene import EVENTS, SceneFace, _draw_head, _Look, head_landmarks
 from df2s2_deploy.face_landmarks import LABELLED_HIDDEN, LANDMARK_FLIP_INDICES, VISIBLE
+from tests.data.test_synthetic_faces import all_files
 
 SKIN = np.array([150.0, 170.0, 210.0])
 BACKGROUND = 200
@@ -143,16 +144,6 @@ def test_landmarks_draw_nothing_from_the_generator(monkeypatch):
     np.testing.assert_array_equal(image, image_without)
     assert state == state_without
     assert [f.row() for f in faces] == [f.row() for f in faces_without]
-
-
-def all_files(root):
-    out = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
 
 
 def test_landmark_files_leave_every_other_file_unchanged(tmp_path):

@@ -22,18 +22,24 @@ def deploy_cfg():
     return get_config(CONFIG, OPTS)
 
 
-@pytest.fixture(scope="session")
-def seeded_weights(tmp_path_factory, deploy_cfg):
-    """Checkpoint of the seeded model. Its box predictor is scaled down (deltas ~0.005):
-    onnxruntime's and PyTorch's float32 head outputs differ by ~1e-6 of their size, which
-    the largest anchors (812 px) would otherwise turn into more than 1e-3 px."""
+def save_seeded_weights(cfg, folder) -> str:
+    """Checkpoint of the model of ``cfg`` seeded 0, in ``folder``. Its box predictor is
+    scaled down (deltas ~0.005): onnxruntime's and PyTorch's float32 head outputs differ by
+    ~1e-6 of their size, which the largest anchors (812 px) would otherwise turn into more
+    than 1e-3 px."""
     torch.manual_seed(0)
-    model = build_model(deploy_cfg)
+    model = build_model(cfg)
     with torch.no_grad():
         model.head.bbox_pred.weight.mul_(0.1)
-    path = tmp_path_factory.mktemp("weights") / "model.pth"
+    path = folder / "model.pth"
     torch.save({"model": model.state_dict()}, path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def seeded_weights(tmp_path_factory, deploy_cfg):
+    """Checkpoint of the seeded model (:func:`save_seeded_weights`)."""
+    return save_seeded_weights(deploy_cfg, tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="session")

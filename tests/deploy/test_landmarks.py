@@ -23,7 +23,7 @@ from df2s2_deploy.retinanet_decoding import (
 from tests.common import CONFIGS, get_config
 from tools import export
 
-from .conftest import CONFIG, OPTS
+from .conftest import CONFIG, OPTS, save_seeded_weights
 from .test_onnx_detector import assert_same_detections, random_image
 
 LANDMARK_OPTS = [*OPTS, "MODEL.DF2S2.LANDMARKS", "True"]
@@ -37,14 +37,8 @@ def landmark_cfg():
 
 @pytest.fixture(scope="module")
 def landmark_weights(tmp_path_factory, landmark_cfg):
-    """The seeded landmark model, its box predictor scaled down as in conftest.py."""
-    torch.manual_seed(0)
-    model = build_model(landmark_cfg)
-    with torch.no_grad():
-        model.head.bbox_pred.weight.mul_(0.1)
-    path = tmp_path_factory.mktemp("landmark_weights") / "model.pth"
-    torch.save({"model": model.state_dict()}, path)
-    return str(path)
+    """The seeded landmark model (conftest.py's ``save_seeded_weights``)."""
+    return save_seeded_weights(landmark_cfg, tmp_path_factory.mktemp("landmark_weights"))
 
 
 @pytest.fixture(scope="module")
