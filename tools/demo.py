@@ -46,15 +46,12 @@ from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.checkpoint import check_checkpoint_file
 from df2s2_d2.data import BadImageError, DegenerateImageError, read_image
 from df2s2_d2.data.transforms import CheckedResizeShortestEdge
-from df2s2_deploy.face_landmarks import LANDMARK_NAMES
+from df2s2_d2.landmark_drawing import draw_landmarks
 from df2s2_deploy.output_paths import check_not_protected, check_output_file, replace_file, same_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 WINDOW_NAME = "DF2S2 faces"
 ESC = 27
-# RGB in [0, 1] (matplotlib's, as the Visualizer draws) of each landmark, by LANDMARK_NAMES
-_PART_COLORS = {"eye": (0.0, 0.9, 1.0), "nose": (1.0, 0.85, 0.0), "mouth": (1.0, 0.2, 0.8)}
-LANDMARK_COLORS = tuple(_PART_COLORS[name.split("_")[0]] for name in LANDMARK_NAMES)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -125,16 +122,6 @@ def draw_faces(image: np.ndarray, instances: Instances, metadata) -> np.ndarray:
         points = instances.pred_keypoints[:, :, :2].numpy()
         draw_landmarks(visualizer, points, instances.pred_boxes.tensor.numpy())
     return np.ascontiguousarray(visualizer.output.get_image()[:, :, ::-1])
-
-
-def draw_landmarks(visualizer: Visualizer, points: np.ndarray, boxes: np.ndarray) -> None:
-    """Filled circles at the (N, 5, 2) `points` in `LANDMARK_COLORS`, radius 4 % of the
-    face's shorter box side, between 1.5 and 4 px."""
-    sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    for face, side in zip(points, sides):
-        radius = float(np.clip(0.04 * side, 1.5, 4.0))
-        for (x, y), color in zip(face, LANDMARK_COLORS):
-            visualizer.draw_circle((float(x), float(y)), color=color, radius=radius)
 
 
 def expand_inputs(patterns: List[str]) -> List[str]:

@@ -25,6 +25,7 @@ from detectron2.utils.visualizer import Visualizer
 from df2s2_d2 import get_df2s2_cfg  # importing df2s2_d2 registers the datasets
 from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.data import WiderFaceDatasetMapper
+from df2s2_d2.landmark_drawing import draw_landmarks
 from df2s2_deploy.output_paths import check_output_dir
 
 FACE, IGNORED = (0.1, 0.9, 0.1), (0.95, 0.1, 0.1)
@@ -65,14 +66,16 @@ def overlay_seg_targets(
     return out.astype(np.uint8)
 
 
-def draw_boxes(image_rgb, metadata, faces, ignored) -> np.ndarray:
-    """faces / ignored: (N, 4) XYXY."""
+def draw_boxes(image_rgb, metadata, faces, ignored, landmarks=None) -> np.ndarray:
+    """faces / ignored: (N, 4) XYXY; landmarks: None or the faces' (N, 5, 3) x, y, v
+    (points with v 0, not labelled, are not drawn)."""
     v = Visualizer(image_rgb, metadata)
     boxes = list(faces) + list(ignored)
     colours = [FACE] * len(faces) + [IGNORED] * len(ignored)
     if boxes:
-        v = v.overlay_instances(boxes=np.asarray(boxes), assigned_colors=colours)
-        return v.get_image()
+        v.overlay_instances(boxes=np.asarray(boxes), assigned_colors=colours)
+    if landmarks is not None and len(faces):
+        draw_landmarks(v, np.asarray(landmarks).reshape(len(faces), -1, 3), np.asarray(faces))
     return v.output.get_image()
 
 
@@ -87,9 +90,13 @@ def from_annotations(cfg, num_images):
         for d in DatasetCatalog.get(dataset)[:num_images]:
             image = utils.read_image(d["file_name"], format="RGB")
             annotations = d.get("annotations", [])
-            faces = _xyxy([a for a in annotations if not a.get("iscrowd", 0)])
+            face_annotations = [a for a in annotations if not a.get("iscrowd", 0)]
+            faces = _xyxy(face_annotations)
             ignored = _xyxy([a for a in annotations if a.get("iscrowd", 0)])
-            yield d["image_id"], draw_boxes(image, metadata, faces, ignored)
+            landmarks = None
+            if any("keypoints" in a for a in face_annotations):
+                landmarks = [a.get("keypoints", [0.0] * 15) for a in face_annotations]
+            yield d["image_id"], draw_boxes(image, metadata, faces, ignored, landmarks)
 
 
 def from_dataloader(cfg, num_images):
@@ -106,7 +113,8 @@ def from_dataloader(cfg, num_images):
                 image, [t.numpy() for t in d["seg_targets"]], targets.strides, targets.offset
             )
         faces = d["instances"].gt_boxes.tensor.numpy()
-        yield f"{i:03d}_{d['image_id']}", draw_boxes(image, metadata, faces, [])
+        landmarks = d["instances"].gt_keypoints.tensor.numpy() if d["instances"].has("gt_keypoints") else None
+        yield f"{i:03d}_{d['image_id']}", draw_boxes(image, metadata, faces, [], landmarks)
 
 
 def main():

@@ -7,6 +7,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
 from tests.common import CONFIGS, get_config
+from df2s2_d2.landmark_drawing import LANDMARK_COLORS
 from tools import demo
 
 CONFIG = "Synth/df2s2_R_18_quick.yaml"
@@ -163,6 +164,6 @@ def test_a_landmark_model_gets_its_five_points_drawn_over_the_boxes(landmark_wei
     distance = np.hypot(cols[:, None] + 0.5 - xs, rows[:, None] + 0.5 - ys)
     assert distance.min(axis=1).max() <= 4.5
     # the last face drawn shows its points in the eyes / nose / mouth colours (BGR)
-    for (x, y), color in zip(points[-1], demo.LANDMARK_COLORS):
+    for (x, y), color in zip(points[-1], LANDMARK_COLORS):
         expected = np.array(color[::-1]) * 255
         assert np.abs(drawn[int(y), int(x)] - expected).max() <= 2, (x, y, drawn[int(y), int(x)], expected)

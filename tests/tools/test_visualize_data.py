@@ -29,3 +29,18 @@ def test_an_output_dir_that_is_a_file_is_refused_and_kept(tmp_path, monkeypatch)
     with pytest.raises(OutputPathError, match=rf"^{existing}: --output-dir exists and is not a folder"):
         visualize_data.main()
     assert existing.read_text() == "keep"
+
+
+def test_labelled_landmarks_are_drawn_and_unlabelled_ones_are_not():
+    from detectron2.data import MetadataCatalog
+
+    from tools.visualize_data import draw_boxes
+
+    image = np.full((80, 100, 3), 128, np.uint8)
+    faces = [[20.0, 20.0, 60.0, 70.0]]
+    points = [[30, 35, 2], [50, 35, 1], [40, 45, 0], [32, 58, 2], [48, 58, 2]]
+    metadata = MetadataCatalog.get("synth_faces_train_landmarks")
+    boxes_only = draw_boxes(image, metadata, faces, [])
+    drawn = draw_boxes(image, metadata, faces, [], [points])
+    for x, y, v in points:
+        assert (drawn[y, x] != boxes_only[y, x]).any() == (v > 0), (x, y, v)
