@@ -252,8 +252,7 @@ def run_all(args) -> None:
 CLAIMS = [
     ("Table 2: Seg. > baseline", "seg", "retinanet_p2p7", SUBSETS),
     ("Table 2: Fus. > baseline", "fus", "retinanet_p2p7", SUBSETS),
-    ("Table 2: Fus.+Seg. (DF2S2) > baseline", "df2s2", "retinanet_p2p7", SUBSETS),
-    ("DF2S2 (default init) >= baseline", "df2s2", "retinanet_p2p7", SUBSETS),
+    ("Table 2: DF2S2 (Fus.+Seg., default init) >= baseline", "df2s2", "retinanet_p2p7", SUBSETS),
     ("Table 2: Fus.+Seg. (DF2S2) > Seg.", "df2s2", "seg", SUBSETS),
     ("Table 2: Fus.+Seg. (DF2S2) > Fus.", "df2s2", "fus", SUBSETS),
     ("Fus.+Seg.: shared tower > separate towers", "df2s2", "fus_seg_separate", SUBSETS),

@@ -193,7 +193,7 @@ def test_report_compares_stopped_runs_at_their_common_evaluations(tmp_path):
     main_table = text.split("## By evaluation")[0]
     assert "RetinaNet, FPN P2-P7 (baseline) |" not in main_table  # no run completed its schedule
     assert "| 300 | RetinaNet, FPN P2-P7 (baseline) | 3 | 50.0 ± 0.0 | 50.0 ± 0.0 | 54.0 ± 1.0 |" in text
-    assert "| Table 2: Fus.+Seg. (DF2S2) > baseline | 200 it, hard | -5.0 | [-5.0, -5.0] | 3 | contradicted |" in text
+    assert "| Table 2: DF2S2 (Fus.+Seg., default init) >= baseline | 200 it, hard | -5.0 | [-5.0, -5.0] | 3 | contradicted |" in text
     assert "300 it" not in text  # DF2S2 was never evaluated there
     assert (tmp_path / "ap_curves.png").stat().st_size > 0
     assert (tmp_path / "loss_curves.png").stat().st_size > 0
@@ -257,7 +257,7 @@ def test_the_default_init_claims_use_the_runs_of_the_default_psi_init(tmp_path):
                    "loss_curve": [[19, 2.0], [39, 1.5]], "loss_terms": {"loss_cls": [[19, 1.0], [39, 0.8]]}}
             (runs / f"{variant}_seed{seed}.json").write_text(json.dumps(rec))
     text = ablation.write_report(tmp_path, ablation.VARIANTS)
-    assert "| Table 2: Fus.+Seg. (DF2S2) > baseline | easy | +6.0 | [+3.5, +8.5] | 3 | reproduced |" in text
+    assert "| Table 2: DF2S2 (Fus.+Seg., default init) >= baseline | easy | +6.0 | [+3.5, +8.5] | 3 | reproduced |" in text
     assert "| Table 2: Fus. > baseline | hard | +4.0 |" in text
     sign = "+" if default == "zero" else "-"
     assert f"| Fus. zero > Fus. xavier | easy | {sign}3.0 |" in text
