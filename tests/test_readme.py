@@ -26,7 +26,7 @@ def test_results_in_brief_holds_the_ablation_placeholder_and_the_papers_numbers(
     text = (REPO / "README.md").read_text()
     results = text.split("## Results in brief", 1)[1].split("\n## ", 1)[0]
     assert results.count("<!-- ablation-verdicts -->") == 1
-    assert "results/ablation_v2/ablation.md" in results
+    assert "results/ablation_v3/ablation.md" in results
     assert "### The paper's numbers (for reference, not measured here)" in results
 
 
