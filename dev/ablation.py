@@ -65,6 +65,14 @@ VARIANTS = {
     "df2s2_landmarks": "DF2S2 + five-landmark branch",
 }
 
+# The current controlled study (docs/development.md): its variants and its scale, which
+# the command line gives after the other flags.
+CONTROLLED_STUDY = ["retinanet_p2p7", "seg", "fus_psi_xavier", "fus_psi_zero", "df2s2_psi_xavier",
+                    "df2s2_psi_zero", "fus_seg_separate", "df2s2_landmarks_off", "df2s2_landmarks"]
+CONTROLLED_STUDY_SCALE = ["MODEL.FFP.OUT_CHANNELS", "32", "MODEL.FPN.OUT_CHANNELS", "32",
+                          "SOLVER.IMS_PER_BATCH", "4", "INPUT.FACE_AUG.TRAIN_SIZE", "128",
+                          "INPUT.MIN_SIZE_TEST", "160", "INPUT.MAX_SIZE_TEST", "320"]
+
 LOSS_TERMS = ("loss_cls", "loss_box_reg", "loss_seg")
 
 

@@ -14,8 +14,9 @@
    the step is AMPTrainer's (autocast, gradient scaler on CUDA), with learning rate 0 (all
    the arithmetic, the random-init weights kept, as tools/benchmark.py does): iterations
    / s, data time per iteration, peak GPU memory.
-3. With the time left of ``--budget``: ``dev/ablation.py --device cuda --iters
-   --ablation-iters --deadline <left>`` (not in ``--smoke``: its command is recorded).
+3. With the time left of ``--budget``: the controlled study of ``dev/ablation.py`` (its
+   variants and scale) with ``--device cuda --iters --ablation-iters --deadline <left>``
+   (not in ``--smoke``: its command is recorded).
 Writes ``<output-dir>/gpu_study.json`` and ``gpu_study.md`` after each part.
 """
 import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
@@ -153,12 +154,15 @@ def training_rows(s: dict, dataset: str) -> list:
 
 
 def ablation(args, left: float) -> dict:
-    """dev/ablation.py on the GPU for `left` seconds (recorded, not run, in --smoke)."""
-    command = [sys.executable, str(REPO / "dev/ablation.py"), "--device", "cuda",
+    """The controlled study (dev/ablation.py's CONTROLLED_STUDY at its scale) on the GPU at
+    ``--ablation-iters`` for `left` seconds (recorded, not run, in --smoke)."""
+    from dev.ablation import CONTROLLED_STUDY, CONTROLLED_STUDY_SCALE
+
+    command = [sys.executable, "-m", "dev.ablation", "--device", "cuda",
                "--iters", str(args.ablation_iters), "--jobs", str(args.ablation_jobs),
-               "--workers", "1", "--deadline", str(int(left)),
+               "--workers", "1", "--deadline", str(int(left)), "--variants", *CONTROLLED_STUDY,
                "--results", os.path.join(args.output_dir, "ablation"),
-               "--output", os.path.join(args.work_dir, "ablation")]
+               "--output", os.path.join(args.work_dir, "ablation"), *CONTROLLED_STUDY_SCALE]
     record = {"command": " ".join(command), "seconds_left": left}
     if args.smoke or left < 60:
         record["ran"] = False
