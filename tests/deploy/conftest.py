@@ -42,12 +42,17 @@ def seeded_weights(tmp_path_factory, deploy_cfg):
     return save_seeded_weights(deploy_cfg, tmp_path_factory.mktemp("weights"))
 
 
-@pytest.fixture(scope="session")
-def deploy_model(tmp_path_factory, seeded_weights):
-    """(face_detector.onnx path, its JSON path), written by tools/export.py --format deploy."""
-    out = tmp_path_factory.mktemp("deploy")
+def export_deploy_model(out, weights, opts):
+    """(face_detector.onnx path, its JSON path), written to ``out`` by tools/export.py
+    --format deploy."""
     export.main([
         "--config-file", str(CONFIGS / CONFIG), "--format", "deploy", "--output", str(out),
-        "MODEL.WEIGHTS", seeded_weights, *OPTS,
+        "MODEL.WEIGHTS", weights, *opts,
     ])
     return str(out / "face_detector.onnx"), str(out / "face_detector.json")
+
+
+@pytest.fixture(scope="session")
+def deploy_model(tmp_path_factory, seeded_weights):
+    """The seeded model exported (:func:`export_deploy_model`)."""
+    return export_deploy_model(tmp_path_factory.mktemp("deploy"), seeded_weights, OPTS)

@@ -20,10 +20,9 @@ from df2s2_deploy.quantization import excluded_nodes, quantize_deploy_model
 from df2s2_deploy.retinanet_decoding import (
     decode_detections, dense_to_anchor_major, postprocess, sigmoid,
 )
-from tests.common import CONFIGS, get_config
-from tools import export
+from tests.common import get_config
 
-from .conftest import CONFIG, OPTS, save_seeded_weights
+from .conftest import CONFIG, OPTS, export_deploy_model, save_seeded_weights
 from .test_onnx_detector import assert_same_detections, random_image
 
 LANDMARK_OPTS = [*OPTS, "MODEL.DF2S2.LANDMARKS", "True"]
@@ -43,12 +42,7 @@ def landmark_weights(tmp_path_factory, landmark_cfg):
 
 @pytest.fixture(scope="module")
 def landmark_model(tmp_path_factory, landmark_weights):
-    out = tmp_path_factory.mktemp("landmark_deploy")
-    export.main([
-        "--config-file", str(CONFIGS / CONFIG), "--format", "deploy", "--output", str(out),
-        "MODEL.WEIGHTS", landmark_weights, *LANDMARK_OPTS,
-    ])
-    return str(out / "face_detector.onnx"), str(out / "face_detector.json")
+    return export_deploy_model(tmp_path_factory.mktemp("landmark_deploy"), landmark_weights, LANDMARK_OPTS)
 
 
 @pytest.fixture(scope="module")
