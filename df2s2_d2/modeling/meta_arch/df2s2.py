@@ -11,9 +11,9 @@ from detectron2.modeling.meta_arch.retinanet import RetinaNet, permute_to_N_HWA_
 from detectron2.modeling.postprocessing import detector_postprocess
 from detectron2.structures import Instances
 
-from ..seg_targets import BoxMaskTargets
 from df2s2_deploy.face_landmarks import NUM_LANDMARKS
 
+from ..seg_targets import BoxMaskTargets
 from .head import DF2S2Head
 from .landmarks import inference_with_landmarks, landmark_loss
 
@@ -71,6 +71,7 @@ class DF2S2(RetinaNet):
 
     @property
     def has_landmarks(self) -> bool:
+        """Whether the head has the landmark predictor (``MODEL.DF2S2.LANDMARKS``)."""
         return self.head.landmark_pred is not None
 
     def forward(self, batched_inputs: List[Dict]):
