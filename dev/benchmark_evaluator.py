@@ -219,7 +219,7 @@ def port_evaluation(pred_dir: str, gt_dir: str) -> dict:
 
 
 def ours(pred_dir: str, gt_dir: str) -> dict:
-    curves, _ = evaluate_prediction_dir(pred_dir, gt_dir)
+    curves, _, _ = evaluate_prediction_dir(pred_dir, gt_dir)
     return {subset: curves[subset].ap for subset in SUBSETS}
 
 

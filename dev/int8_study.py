@@ -133,7 +133,7 @@ def wider_ap(model: str, images: str, gt: str, threads: int, work: str) -> Dict[
                         "--threads", str(threads)])
     if code:
         raise RuntimeError(f"df2s2-detect failed on {model}")
-    curves, _ = evaluate_prediction_dir(predictions, gt)
+    curves, _, _ = evaluate_prediction_dir(predictions, gt)
     return {s: 100 * curves[s].ap for s in SUBSETS}
 
 

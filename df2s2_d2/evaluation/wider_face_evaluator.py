@@ -13,6 +13,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
+from df2s2_deploy.evaluation.wider_face_breakdown import evaluate_breakdown
 from df2s2_deploy.evaluation.wider_face_ground_truth import (
     SUBSETS,
     ImageKey,
@@ -54,7 +55,12 @@ class WiderFaceEvaluator(DatasetEvaluator):
     With `output_dir`, `evaluate` also writes:
       - `wider_face_predictions/<event>/<name>.txt`: the official prediction
         files (usable with the official tools and for a test-server submission);
-      - `wider_face_pr_curves.png` and `wider_face_pr_curves.json`.
+      - `wider_face_pr_curves.png` and `wider_face_pr_curves.json`;
+      - `wider_face_breakdown.json`: AP per face size and per attribute value
+        (:mod:`df2s2_deploy.evaluation.wider_face_breakdown`).
+    The results hold "wider_face" (AP_easy, AP_medium, AP_hard) and
+    "wider_face_breakdown" (AP_<subset> of each breakdown subset with faces; an
+    empty one is left out and logged, never reported as 0).
     Without `wider_face_gt_dir` (the test split), it only writes the prediction files.
     """
 
@@ -141,7 +147,13 @@ class WiderFaceEvaluator(DatasetEvaluator):
             self._dataset_name,
             ", ".join(f"{k} {v:.2f}" for k, v in results.items() if math.isfinite(v)),
         )
-        return OrderedDict({"wider_face": results})
+        breakdown = evaluate_breakdown(gt, predictions, self._gt_dir)
+        if self._output_dir:
+            with open(os.path.join(self._output_dir, "wider_face_breakdown.json"), "w") as f:
+                json.dump(breakdown.to_dict(), f, indent=2)
+        self._logger.info("WIDER FACE AP per face size and attribute:\n%s", breakdown.table())
+        by_subset = {f"AP_{e.name}": 100 * e.ap for e in breakdown.entries if e.ap is not None}
+        return OrderedDict({"wider_face": results, "wider_face_breakdown": by_subset})
 
     def _gather(self):
         """All ranks' predictions on the main process; (None, None) elsewhere."""

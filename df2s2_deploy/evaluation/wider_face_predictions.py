@@ -245,16 +245,25 @@ def read_prediction_dir(
     image_keys = list(image_keys)
     expected = {(event, name + ".txt") for event, name in image_keys}
     report = PredictionReport()
-    present = _list_files(pred_dir, report)
+    present, folders = _list_files(pred_dir, report)
     predictions = {}
     for event, name in image_keys:
         path = os.path.join(pred_dir, event, name + ".txt")
+        if (event, name + ".txt") in folders:
+            report.unreadable.append(
+                Issue(path, "a folder, not a prediction file: the image gets no detections")
+            )
+            continue
         if (event, name + ".txt") not in present:
             report.missing.append(Issue(path, "no such file"))
             continue
         rows = read_prediction_file(path, report)
         if len(rows):
             predictions[(event, name)] = rows
+    for event, file_name in sorted(folders - expected):
+        report.unexpected.append(
+            Issue(os.path.join(pred_dir, event, file_name), "a folder, not a prediction file")
+        )
     for event, file_name in sorted(present - expected):
         report.unexpected.append(
             Issue(os.path.join(pred_dir, event, file_name), "not an image of the ground truth")
@@ -262,19 +271,22 @@ def read_prediction_dir(
     return predictions, report
 
 
-def _list_files(pred_dir: str, report: PredictionReport) -> set:
-    """{(event, file name)} of the files one folder down; anything else is reported."""
-    files = set()
+def _list_files(pred_dir: str, report: PredictionReport) -> Tuple[set, set]:
+    """{(event, file name)} of the files one folder down, and of the folders there whose
+    name ends in .txt (reported where an image expects its file); anything else is reported."""
+    files, txt_folders = set(), set()
     for entry in sorted(os.scandir(pred_dir), key=lambda e: e.name):
         if not entry.is_dir():
             report.unexpected.append(Issue(entry.path, "expected only event folders here"))
             continue
-        for item in os.scandir(entry.path):
+        for item in sorted(os.scandir(entry.path), key=lambda e: e.name):
             if item.is_file():
                 files.add((entry.name, item.name))
+            elif item.is_dir() and item.name.endswith(".txt"):
+                txt_folders.add((entry.name, item.name))
             else:
                 report.unexpected.append(Issue(item.path, "expected only prediction files here"))
-    return files
+    return files, txt_folders
 
 
 def write_prediction_file(path: str, name: str, rows: np.ndarray) -> None:

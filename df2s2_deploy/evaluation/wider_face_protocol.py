@@ -31,7 +31,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .wider_face_ground_truth import SUBSETS, ImageKey, WiderFaceGroundTruth
+from .wider_face_ground_truth import ImageKey, WiderFaceGroundTruth
 
 __all__ = [
     "NUM_THRESHOLDS",
@@ -186,7 +186,9 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 
 def evaluate_wider_face(
-    gt: WiderFaceGroundTruth, predictions: Mapping[ImageKey, Optional[np.ndarray]]
+    gt: WiderFaceGroundTruth,
+    predictions: Mapping[ImageKey, Optional[np.ndarray]],
+    subsets: Optional[Mapping[str, Sequence[np.ndarray]]] = None,
 ) -> Dict[str, WiderFacePRCurve]:
     """Evaluate predictions of the images of `gt` by the official protocol.
 
@@ -196,9 +198,14 @@ def evaluate_wider_face(
             in any order (they are sorted here as the official reader sorts
             them). Images absent or with no rows have no detections; keys that
             are not in `gt` are ignored (report them before calling).
+        subsets: name -> per image, (k_i,) 0-based indices of the faces that count;
+            default `gt.subset_indices` ('easy', 'medium', 'hard'). Any other face
+            is treated as the official code treats a face outside a subset: a
+            detection on it is dropped, neither a hit nor a false positive.
     Returns:
-        subset name -> its PR curve and AP, for 'easy', 'medium', 'hard'.
+        subset name -> its PR curve and AP (NaN for a subset without faces).
     """
+    subsets = gt.subset_indices if subsets is None else subsets
     rows = [_sorted_rows(predictions.get(key), key) for key in gt.image_keys]
     with_rows = [i for i, r in enumerate(rows) if len(r)]
     for i, scores in zip(with_rows, normalize_scores([rows[i][:, 4] for i in with_rows])):
@@ -214,13 +221,17 @@ def evaluate_wider_face(
     cutoffs = _threshold_cutoffs(scores, image_of_pred)
 
     curves = {}
-    for subset in SUBSETS:
+    for subset, per_image in subsets.items():
+        if len(per_image) != len(gt.image_keys):
+            raise ValueError(
+                f"subset '{subset}': face indices of {len(per_image)} images, "
+                f"the ground truth has {len(gt.image_keys)}"
+            )
         in_subset = np.zeros(gt_offsets[-1], dtype=bool)
-        for i, indices in enumerate(gt.subset_indices[subset]):
-            in_subset[gt_offsets[i] + indices] = True
-        curves[subset] = _pr_curve(
-            subset, gt.num_faces(subset), targets, in_subset, pred_offsets, cutoffs
-        )
+        for i, indices in enumerate(per_image):
+            in_subset[gt_offsets[i] + np.asarray(indices, dtype=np.int64)] = True
+        num_faces = int(sum(len(indices) for indices in per_image))
+        curves[subset] = _pr_curve(subset, num_faces, targets, in_subset, pred_offsets, cutoffs)
     return curves
 
 

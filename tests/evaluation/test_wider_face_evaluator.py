@@ -87,6 +87,21 @@ def test_ap_in_percent_and_written_files(dataset, tmp_path):
     assert len(curves["thresholds"]) == len(curves["hard"]["precision"]) == 1000
 
 
+def test_breakdown_results_and_json_per_face_size(dataset, tmp_path):
+    out = tmp_path / "out"
+    results = run(WiderFaceEvaluator(dataset, output_dir=str(out)))
+    # size bins: faces 1 and 2 (9 x 9, size 9) in 0-16; image b's face (size 20) in 16-32.
+    # 0-16: both found (score 1, then 0): AP 1. 16-32: its face is never found: AP 0.
+    assert results["wider_face_breakdown"] == pytest.approx(
+        {"AP_size_0-16": 100.0, "AP_size_16-32": 0.0}
+    )  # empty bins (32-64 ...) are left out; no label lists here, so no attribute subsets
+    with open(out / "wider_face_breakdown.json") as f:
+        breakdown = json.load(f)
+    assert breakdown["subsets"]["size_0-16"] == {"faces": 2, "AP": 1.0}
+    assert breakdown["subsets"]["size_32-64"] == {"faces": 0, "AP": None}
+    assert any("occlusion_label_list" in note for note in breakdown["notes"])
+
+
 def test_same_results_without_output_dir_or_distribution(dataset):
     results = run(WiderFaceEvaluator(dataset, distributed=False))
     assert results["wider_face"]["AP_medium"] == pytest.approx(50.0)

@@ -100,6 +100,24 @@ def test_directory_reports_missing_and_unexpected_files(tmp_path):
     assert sorted(os.path.basename(i.where) for i in report.unexpected) == ["c.txt", "stray.txt"]
 
 
+def test_a_folder_in_place_of_a_prediction_file_is_reported_by_name(tmp_path):
+    write(tmp_path / "0--Parade" / "a.txt", "a\n1\n1 2 3 4 0.5\n")
+    os.makedirs(tmp_path / "0--Parade" / "b.txt")  # where image b's file belongs
+    os.makedirs(tmp_path / "0--Parade" / "other.txt")  # no image of that name
+    predictions, report = read_prediction_dir(
+        str(tmp_path), [("0--Parade", "a"), ("0--Parade", "b")]
+    )
+    assert list(predictions) == [("0--Parade", "a")]
+    assert report.missing == []
+    [unreadable] = report.unreadable
+    assert unreadable.where == str(tmp_path / "0--Parade" / "b.txt")
+    assert "a folder, not a prediction file" in str(unreadable)
+    [unexpected] = report.unexpected
+    assert unexpected.where == str(tmp_path / "0--Parade" / "other.txt")
+    assert "a folder" in unexpected.message
+    assert report.counts() == {"missing": 0, "unreadable": 1, "unexpected": 1, "warnings": 0}
+
+
 def test_missing_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_prediction_dir(str(tmp_path / "nowhere"), [])
