@@ -23,6 +23,8 @@ setup(
         "Pillow>=10.3",
         "matplotlib",
         "pycocotools",
+        # its skimage/data files: the real face crops and backgrounds of the photo-like set
+        "scikit-image",
         "fvcore>=0.1.5,<0.1.6",
         "iopath>=0.1.7,<0.1.10",
         "yacs",

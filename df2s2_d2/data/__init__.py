@@ -1,7 +1,9 @@
 """WIDER FACE and synthetic face data: parsing, registration, mapper.
 
 Importing this package registers ``wider_face_{train,val,test}``,
-``synth_faces_{train,val}`` and the five-landmark ``wider_face_train_landmarks`` and
+``synth_faces_{train,val}`` (cartoon faces), ``photo_faces_{train,val}`` (photo-like
+faces; also ``<folder>_{train,val}`` for each ``photo_faces_*`` folder, the other recipes
+of dev/photo_ingredients.py), ``real_photos_dev`` (real photos, for measuring; when found) and the five-landmark ``wider_face_train_landmarks`` and
 ``synth_faces_{train,val}_landmarks`` under ``$DETECTRON2_DATASETS`` (default
 ``datasets``).
 """
@@ -10,7 +12,11 @@ import os
 
 from .box_validation import validate_annotations
 from .dataset_mapper import WiderFaceDatasetMapper, build_face_augmentation
+from .face_photos import find_real_photos, register_face_photos, register_real_photos
 from .image_reading import BadImageError, read_image
+from .photo_dataset import PHOTO_QUICKSTART_DATA, ensure_photo_dataset, generate_photo_dataset
+from .photo_scene import PhotoRecipe
+from .photo_sources import MissingSourceError, load_photo_sources
 from .retinaface_labels import (
     LandmarkCounts,
     load_retinaface_labels,
@@ -54,6 +60,11 @@ _root = os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
 register_all_wider_face(_root)
 register_all_retinaface(_root)
 register_all_synth_faces(_root)
+register_all_synth_faces(_root, "photo_faces")
+for _variant in sorted(os.listdir(_root)) if os.path.isdir(_root) else []:
+    if _variant.startswith("photo_faces_"):  # other recipes of the photo-like set (studies)
+        register_all_synth_faces(_root, _variant)
+register_real_photos(_root)
 
 __all__ = [
     "WiderFaceDatasetMapper",
@@ -84,6 +95,15 @@ __all__ = [
     "register_retinaface_layout",
     "register_all_retinaface",
     "generate_synthetic_dataset",
+    "generate_photo_dataset",
+    "ensure_photo_dataset",
+    "PHOTO_QUICKSTART_DATA",
+    "PhotoRecipe",
+    "MissingSourceError",
+    "load_photo_sources",
+    "register_face_photos",
+    "register_real_photos",
+    "find_real_photos",
     "ensure_synthetic_dataset",
     "QUICKSTART_DATA",
     "in_subset",

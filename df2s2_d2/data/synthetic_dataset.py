@@ -28,7 +28,7 @@ invalid faces are in none; easy is in medium is in hard):
 import json
 import os
 import shutil
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -51,6 +51,13 @@ SUBSET_LIMITS = {"easy": (32.0, 0, 0), "medium": (16.0, 1, 1), "hard": (0.0, 2, 
 _SPLIT_IDS = {"train": 0, "val": 1}
 
 SyntheticImage = Tuple[str, str, List[SceneFace]]  # event, name (no .jpg), faces
+# (rng, height, width, event, with_faces, split) -> (image, faces): how a scene is drawn
+SceneRenderer = Callable[..., Tuple[np.ndarray, List[SceneFace]]]
+
+
+def render_cartoon(rng, height, width, event, with_faces, split):
+    """The cartoon scenes of :mod:`.synthetic_scene` (the same for both splits)."""
+    return render_scene(rng, height, width, event, with_faces=with_faces)
 
 
 def in_subset(face: SceneFace, subset: str) -> bool:
@@ -78,7 +85,12 @@ def _image_name(event: str, index: int) -> str:
 
 
 def generate_split(
-    out_dir: str, split: str, num_images: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE
+    out_dir: str,
+    split: str,
+    num_images: int,
+    seed: int,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    render: SceneRenderer = render_cartoon,
 ) -> List[SyntheticImage]:
     """Draw and write the images of one split; returns them in annotation-file order
     (events in string order, as the official files)."""
@@ -88,9 +100,7 @@ def generate_split(
         rng = np.random.default_rng([seed, _SPLIT_IDS[split], index])
         event = EVENTS[rng.integers(len(EVENTS))]
         height, width = _image_shape(rng, image_size)
-        image, faces = render_scene(
-            rng, height, width, event, with_faces=rng.random() >= EMPTY_IMAGE_PROB
-        )
+        image, faces = render(rng, height, width, event, rng.random() >= EMPTY_IMAGE_PROB, split)
         name = _image_name(event.name, index)
         os.makedirs(os.path.join(image_root, event.name), exist_ok=True)
         path = os.path.join(image_root, event.name, name + ".jpg")
@@ -107,11 +117,13 @@ def generate_synthetic_dataset(
     seed: int = 0,
     image_size: int = DEFAULT_IMAGE_SIZE,
     landmarks: bool = True,
+    render: SceneRenderer = render_cartoon,
 ) -> Dict[str, List[SyntheticImage]]:
     """Write the whole data set under ``out_dir``; returns {"train": images, "val": images}.
 
     ``landmarks``: also write ``retinaface_gt/{train,val}/label.txt`` (every other
-    file is the same either way).
+    file is the same either way). ``render``: how a scene is drawn (the cartoon
+    scenes by default; :mod:`.photo_dataset` passes the photo-like ones).
     """
     split_dir = os.path.join(out_dir, "wider_face_split")
     gt_dir = os.path.join(out_dir, "eval_tools", "ground_truth")
@@ -119,7 +131,7 @@ def generate_synthetic_dataset(
     os.makedirs(gt_dir, exist_ok=True)
     result = {}
     for split, num in (("train", num_train), ("val", num_val)):
-        images = generate_split(out_dir, split, num, seed, image_size)
+        images = generate_split(out_dir, split, num, seed, image_size, render)
         rows = [(event, name, [f.row() for f in faces]) for event, name, faces in images]
         write_wider_face_txt(os.path.join(out_dir, SPLIT_FILES[split][0]), rows, split)
         if landmarks:
@@ -148,15 +160,19 @@ QUICKSTART_DATA = dict(num_train=600, num_val=150, seed=0, image_size=DEFAULT_IM
 FILES_VERSION = 2
 
 
-def ensure_synthetic_dataset(out_dir: str, **params) -> bool:
+def ensure_synthetic_dataset(
+    out_dir: str, generate: Optional[Callable[..., object]] = None, stamp_extra=None, **params
+) -> bool:
     """Generate the data set under ``out_dir`` unless the one with ``params`` is there.
 
-    A ``synthetic.json`` stamp records the arguments and :data:`FILES_VERSION`; a set
-    whose stamp differs (one written before the landmark files existed, say) is
-    written again. Returns whether it wrote.
+    A ``synthetic.json`` stamp records the arguments and :data:`FILES_VERSION` (and
+    ``stamp_extra``, a dict); a set whose stamp differs (one written before the
+    landmark files existed, say) is written again. ``generate(out_dir, **params)``
+    writes it (default :func:`generate_synthetic_dataset`). Returns whether it wrote.
     """
+    generate = generate or generate_synthetic_dataset
     params = {**QUICKSTART_DATA, **params}
-    stamped = {**params, "files_version": FILES_VERSION}
+    stamped = {**params, "files_version": FILES_VERSION, **(stamp_extra or {})}
     stamp = os.path.join(out_dir, "synthetic.json")
     if os.path.isfile(stamp):
         with open(stamp) as f:
@@ -164,21 +180,22 @@ def ensure_synthetic_dataset(out_dir: str, **params) -> bool:
                 return False
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
-    generate_synthetic_dataset(out_dir, **params)
+    generate(out_dir, **params)
     with open(stamp, "w") as f:
         json.dump(stamped, f)
     return True
 
 
-def register_all_synth_faces(root: str) -> None:
-    """``synth_faces_{train,val}`` and ``synth_faces_{train,val}_landmarks`` under
-    ``<root>/synth_faces``; the val landmarks also have the WIDER FACE ground truth, so
-    that one evaluation gives WIDER FACE AP and landmark NME."""
-    synth_root = os.path.join(root, "synth_faces")
+def register_all_synth_faces(root: str, name: str = "synth_faces") -> None:
+    """``<name>_{train,val}`` and ``<name>_{train,val}_landmarks`` under ``<root>/<name>``
+    (``synth_faces``: the cartoon set; ``photo_faces``: the photo-like one); the val
+    landmarks also have the WIDER FACE ground truth, so that one evaluation gives WIDER
+    FACE AP and landmark NME."""
+    synth_root = os.path.join(root, name)
     for split in _SPLIT_IDS:
-        register_wider_face_layout(f"synth_faces_{split}", synth_root, split)
+        register_wider_face_layout(f"{name}_{split}", synth_root, split)
         register_retinaface_layout(
-            f"synth_faces_{split}_landmarks",
+            f"{name}_{split}_landmarks",
             os.path.join(synth_root, LABEL_FILE.format(split=split)),
             os.path.join(synth_root, SPLIT_FILES[split][1]),
             gt_dir=os.path.join(synth_root, GT_DIR) if split == "val" else None,

@@ -20,6 +20,7 @@ from df2s2_deploy.evaluation import (
 )
 
 from .build import build_face_evaluator
+from .face_photo_evaluator import FacePhotoEvaluator
 from .landmark_evaluator import FaceLandmarkEvaluator
 from .wider_face_evaluator import WiderFaceEvaluator, final_wider_face_ap, wider_face_ap_curve
 
@@ -27,6 +28,7 @@ __all__ = [
     "build_face_evaluator",
     "WiderFaceEvaluator",
     "FaceLandmarkEvaluator",
+    "FacePhotoEvaluator",
     "final_wider_face_ap",
     "wider_face_ap_curve",
     *deploy_evaluation.__all__,

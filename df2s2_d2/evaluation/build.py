@@ -2,15 +2,19 @@
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 
+from .face_photo_evaluator import FacePhotoEvaluator
 from .landmark_evaluator import FaceLandmarkEvaluator
 from .wider_face_evaluator import WiderFaceEvaluator
 
 
 def build_face_evaluator(cfg, dataset_name: str, output_folder: str) -> DatasetEvaluators:
     """WIDER FACE (official protocol), COCO and / or landmark NME evaluation of
-    ``dataset_name``."""
+    ``dataset_name``; a set of real photos (evaluator type ``face_photos``) gets its box AP
+    at IoU 0.5 and 0.3 instead of the WIDER FACE protocol."""
     evaluators = []
     metadata = MetadataCatalog.get(dataset_name)
+    if metadata.get("evaluator_type") == "face_photos":
+        return DatasetEvaluators([FacePhotoEvaluator(dataset_name, output_dir=output_folder)])
     if "wider_face" in cfg.TEST.EVALUATORS:
         if metadata.get("evaluator_type") != "wider_face":
             raise ValueError(f"{dataset_name} has no WIDER FACE evaluation ground truth")
