@@ -296,6 +296,26 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_markdown(report: dict) -> str:
+    """``peers.md``: one row per column of the grid (AP in percent), and the grid."""
+    lines = [f"# Face detectors on the {report['photos']} development photos ({report['faces']} faces)", "",
+             "Written by `python -m dev.peer_detectors`; AP is PASCAL VOC's all-point AP "
+             "(`df2s2_deploy.evaluation.box_ap`), recall and false positives at each detector's "
+             "operating point (every box for Haar, whose level weights are not probabilities).", "",
+             "| detector | AP@0.5 | AP@0.3 | recall@0.5 at the operating point | false positives | "
+             "operating point |", "|---|---|---|---|---|---|"]
+    for name, entry in report["detectors"].items():
+        box = entry["box_ap"]
+        recall = next(v for k, v in box.items() if k.startswith("recall50@"))
+        false_pos = next(v for k, v in box.items() if k.startswith("false_positives50@"))
+        point = entry.get("operating_threshold")
+        lines.append(f"| {name} | {100 * box['AP50']:.1f} | {100 * box['AP30']:.1f} | {100 * recall:.1f} | "
+                     f"{false_pos} | {'every box' if point is None else f'score >= {point:g}'} |")
+    if "grid" in report:
+        lines += ["", f"![detections: ground truth green, detections red]({report['grid']['file']})"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
     if args.run:  # inside the peer environment
@@ -350,6 +370,8 @@ def main(argv=None) -> dict:
     with open(os.path.join(args.output, "peers.json"), "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
+    with open(os.path.join(args.output, "peers.md"), "w") as f:
+        f.write(report_markdown(report))
     return report
 
 

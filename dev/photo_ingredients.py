@@ -154,7 +154,8 @@ def write_report(results: Path) -> str:
         cells = []
         for key in READOUTS:
             mean, half, n = paired_interval(runs["photo"][key], runs[variant][key])
-            cells.append(f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}] {verdict(mean, half)} (n={n})")
+            word = {"reproduced": "helps", "contradicted": "hurts"}.get(verdict(mean, half), "undecided")
+            cells.append(f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}] {word} (n={n})")
         lines.append(f"| `{variant}` | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     (results / "ingredients.md").write_text(text)

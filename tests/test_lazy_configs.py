@@ -22,6 +22,7 @@ TWINS = [
     "WIDER-FACE/retinanet_R_50_FPN_P2P7",
     "Synth/df2s2_R_18_quick",
     "Synth/df2s2_R_18_quick_landmarks",
+    "Synth/df2s2_R_18_photo",
 ]
 
 

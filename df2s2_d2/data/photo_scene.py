@@ -24,19 +24,18 @@ import numpy as np
 
 from .photo_sources import LFW_FACE_BOX, PhotoSources
 from .synthetic_scene import (
-    HAIR_BGR,
-    SKIN_BGR,
     EventStyle,
     SceneFace,
     _draw_body,
     _draw_distractor,
     _draw_head,
     _ellipse,
-    _jitter,
     _Look,
     _place_faces,
     background,
     head_landmarks,
+    light_gain,
+    random_look,
 )
 
 # The LFW faces of the val split are never drawn in train: the generated val set is a
@@ -91,19 +90,47 @@ def _soft_ellipse(h: int, w: int, feather: float) -> np.ndarray:
 
 def _real_face_patch(rng, crop: np.ndarray, w: int, h: int, skin: np.ndarray) -> np.ndarray:
     """An LFW crop (25, 25) as a (h, w, 3) uint8 colour face: flipped, turned in the image
-    plane, contrast and gamma changed, tinted with ``skin`` (BGR), with fine noise."""
+    plane, squeezed towards one side (a head turned a little), contrast and gamma changed,
+    sharpened (a 25 px crop blown up is softer than a real face of that size), tinted with
+    ``skin`` (BGR), with fine noise."""
     grey = crop[:, ::-1] if rng.random() < 0.5 else crop
-    angle = rng.uniform(-12, 12)
-    rot = cv2.getRotationMatrix2D((12.0, 12.0), angle, 1.0)
+    rot = cv2.getRotationMatrix2D((12.0, 12.0), rng.uniform(-12, 12), 1.0)
     grey = cv2.warpAffine(grey, rot, (25, 25), borderMode=cv2.BORDER_REFLECT)
+    if rng.random() < 0.4:  # yaw: one side narrower than the other
+        near, far = 1.0, rng.uniform(0.7, 0.9)
+        src = np.float32([[0, 0], [24, 0], [24, 24], [0, 24]])
+        dst = np.float32([[0, 12 * (1 - near)], [24, 12 * (1 - far)], [24, 12 + 12 * far], [0, 12 + 12 * near]])
+        if rng.random() < 0.5:
+            dst[:, 0] = 24 - dst[:, 0]
+            dst = dst[[1, 0, 3, 2]]
+        grey = cv2.warpPerspective(grey, cv2.getPerspectiveTransform(src, dst), (25, 25),
+                                   borderMode=cv2.BORDER_REFLECT)
     grey = np.clip((grey - grey.mean()) * rng.uniform(0.8, 1.3) + grey.mean(), 0, 1) ** rng.uniform(0.7, 1.4)
     grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_CUBIC)
+    if w > 30:
+        soft = cv2.GaussianBlur(grey, (0, 0), w / 40)
+        grey = np.clip(grey + rng.uniform(0.3, 1.2) * (grey - soft), 0, 1)
     centre = grey[h // 4 : 3 * h // 4 + 1, w // 4 : 3 * w // 4 + 1]
     tone = grey[..., None] / max(float(centre.mean()), 0.05)
     saturation = rng.uniform(0.5, 1.1)  # towards grey: LFW's light is not the scene's
     colour = skin * saturation + skin.mean() * (1 - saturation)
     face = tone * colour + rng.normal(0, rng.uniform(1, 5), (h, w, 1))
     return np.clip(face, 0, 255).astype(np.uint8)
+
+
+def _draw_clothed_body(img, rng, sources: PhotoSources, cx, cy, w, h, skin) -> None:
+    """Neck and shoulders below a head of size (w, h), the shoulders in the texture of a
+    piece of a background photo (clothes are rarely one flat colour)."""
+    _draw_body(img, rng, cx, cy, w, h, skin)
+    bw, bh = max(2, int(2.1 * w)), max(2, int(1.6 * h))
+    x0, y0 = int(cx - bw / 2), int(cy + 1.45 * h - bh / 2)
+    _, photo = sources.backgrounds[rng.integers(len(sources.backgrounds))]
+    side = int(rng.integers(16, max(17, min(photo.shape[:2]) // 2)))
+    py, px = rng.integers(0, photo.shape[0] - side + 1), rng.integers(0, photo.shape[1] - side + 1)
+    patch = cv2.resize(photo[py : py + side, px : px + side], (bw, bh)) * rng.uniform(0.5, 1.2, 3)
+    mask = np.zeros((bh, bw), np.float32)
+    cv2.ellipse(mask, (bw // 2, bh // 2), (max(1, bw // 2), max(1, bh // 2)), 0, 0, 360, 1.0, -1)
+    _paste(img, np.clip(patch, 0, 255), mask * rng.uniform(0.5, 1.0), x0, y0)
 
 
 def _head_around(face: SceneFace, real: bool) -> Tuple[float, float, float, float]:
@@ -249,25 +276,11 @@ def render_photo_scene(
             _draw_distractor(img, rng, short, event.scale)
     faces = _place_faces(rng, height, width, event) if with_faces else []
     for face in faces:
-        gain = (
-            (rng.uniform(0.3, 0.5) if rng.random() < 0.5 else rng.uniform(1.5, 2.0))
-            if face.illumination
-            else rng.uniform(0.8, 1.15)
-        )
+        gain = light_gain(rng, face, (0.8, 1.15))
         real = bool(rng.random() < recipe.real_faces)
-        skin = _jitter(rng, SKIN_BGR[rng.integers(len(SKIN_BGR))])
-        look = _Look(
-            skin=np.clip(skin * gain, 0, 255),
-            hair=np.clip(_jitter(rng, HAIR_BGR[rng.integers(len(HAIR_BGR))]) * gain, 0, 255),
-            has_hair=bool(rng.random() < 0.8),
-            glasses=bool(rng.random() < 0.1),
-            yaw=float(
-                rng.uniform(0.5, 0.9) * rng.choice([-1, 1]) if face.pose else rng.uniform(-0.25, 0.25)
-            ),
-            expression=face.expression,
-        )
+        look = random_look(rng, face, gain)
         cx, cy, w, h = _head_around(face, real)
-        _draw_body(img, rng, cx, cy, w, h, look.skin)
+        _draw_clothed_body(img, rng, sources, cx, cy, w, h, look.skin)
         if real:
             if face.pose:  # a real crop cannot turn: a typical pose instead
                 face.pose = 0

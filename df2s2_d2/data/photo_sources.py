@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import List, Tuple
 
-import cv2
 import numpy as np
+from PIL import Image
 
 PACKAGE = "scikit-image"
 FACE_FILE = "lfw_subset.npy"
@@ -85,11 +85,13 @@ def load_photo_sources(data_dir: str = None) -> PhotoSources:
     backgrounds = []
     for name in BACKGROUND_FILES:
         image_path = os.path.join(data_dir, name)
-        image = cv2.imread(image_path, cv2.IMREAD_COLOR) if os.path.isfile(image_path) else None
-        if image is None:
+        try:  # Pillow: libpng would warn about page.png's colour profile through OpenCV
+            with Image.open(image_path) as im:
+                image = np.ascontiguousarray(np.asarray(im.convert("RGB"))[:, :, ::-1])
+        except (OSError, ValueError) as e:
             raise MissingSourceError(
-                f"{image_path} (package {PACKAGE}): background photo absent or unreadable"
-            )
+                f"{image_path} (package {PACKAGE}): background photo absent or unreadable: {e}"
+            ) from e
         backgrounds.append((name, image))
     crops = crops.astype(np.float32)
     return PhotoSources(crops[:NUM_FACES], crops[NUM_FACES:], backgrounds)

@@ -218,6 +218,29 @@ def head_landmarks(
     return landmarks
 
 
+def light_gain(rng, face: SceneFace, normal: Tuple[float, float]) -> float:
+    """The colour gain of a face's light: dark or bright with extreme illumination, else
+    uniform in ``normal``."""
+    if face.illumination:
+        return rng.uniform(0.3, 0.5) if rng.random() < 0.5 else rng.uniform(1.5, 2.0)
+    return rng.uniform(*normal)
+
+
+def random_look(rng, face: SceneFace, gain: float) -> _Look:
+    """A random skin tone, hair, glasses and head turn (wide for an atypical pose) for ``face``."""
+    skin = _jitter(rng, SKIN_BGR[rng.integers(len(SKIN_BGR))])
+    return _Look(
+        skin=np.clip(skin * gain, 0, 255),
+        hair=np.clip(_jitter(rng, HAIR_BGR[rng.integers(len(HAIR_BGR))]) * gain, 0, 255),
+        has_hair=bool(rng.random() < 0.8),
+        glasses=bool(rng.random() < 0.1),
+        yaw=float(
+            rng.uniform(0.5, 0.9) * rng.choice([-1, 1]) if face.pose else rng.uniform(-0.25, 0.25)
+        ),
+        expression=face.expression,
+    )
+
+
 def _draw_head(img, cx, cy, w, h, look: _Look) -> None:
     """Head ellipse filling the box (w, h) centred at (cx, cy), with hair, eyes, nose, mouth."""
     t, skin, dark = look.yaw, look.skin, look.skin * 0.7
@@ -407,24 +430,7 @@ def render_scene(
     faces = _place_faces(rng, height, width, event) if with_faces else []
     looks = []
     for face in faces:
-        gain = (
-            (rng.uniform(0.3, 0.5) if rng.random() < 0.5 else rng.uniform(1.5, 2.0))
-            if face.illumination
-            else rng.uniform(0.9, 1.1)
-        )
-        skin = _jitter(rng, SKIN_BGR[rng.integers(len(SKIN_BGR))])
-        look = _Look(
-            skin=np.clip(skin * gain, 0, 255),
-            hair=np.clip(_jitter(rng, HAIR_BGR[rng.integers(len(HAIR_BGR))]) * gain, 0, 255),
-            has_hair=bool(rng.random() < 0.8),
-            glasses=bool(rng.random() < 0.1),
-            yaw=float(
-                rng.uniform(0.5, 0.9) * rng.choice([-1, 1])
-                if face.pose
-                else rng.uniform(-0.25, 0.25)
-            ),
-            expression=face.expression,
-        )
+        look = random_look(rng, face, light_gain(rng, face, (0.9, 1.1)))
         looks.append(look)
         _draw_body(img, rng, face.x + face.w / 2, face.y + face.h / 2, face.w, face.h, look.skin)
     for face, look in zip(faces, looks):

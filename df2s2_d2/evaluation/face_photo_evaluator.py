@@ -50,8 +50,7 @@ class FacePhotoEvaluator(DatasetEvaluator):
         detections = {k: v for part in gathered for k, v in part.items()}
         result = evaluate_box_ap(load_coco_face_boxes(self._json_file), detections,
                                  score_threshold=self._score_threshold)
-        scores = {k: (100 * v if k.startswith(("AP", "recall")) else v)
-                  for k, v in result.to_dict().items()}
+        scores = result.to_dict(percent=True)
         if self._output_dir:
             os.makedirs(self._output_dir, exist_ok=True)
             with open(os.path.join(self._output_dir, RESULT_FILE), "w") as f:

@@ -1,11 +1,13 @@
 """A trained model on real photos: AP at IoU 0.5 and 0.3 by :class:`FacePhotoEvaluator`,
-and the photos with its detections drawn (what the quick start and the studies report)."""
+and the photos with its detections drawn, one by one and on one contact sheet (what the
+quick start and the studies report)."""
 import json
 import os
 from pathlib import Path
 from typing import Optional
 
 import cv2
+import numpy as np
 from detectron2.evaluation import inference_on_dataset
 from detectron2.modeling import build_model
 
@@ -41,6 +43,27 @@ def draw_photo_detections(photos, detections, image_dir: str, out_dir: str,
         cv2.imwrite(os.path.join(out_dir, photo.file_name), image)
 
 
+def contact_sheet(image_paths, out_file: str, columns: int = 4, tile_width: int = 300) -> None:
+    """The images side by side, ``columns`` a row, each ``tile_width`` wide and 3:2 (letterboxed)."""
+    tile_height = tile_width * 2 // 3
+    tiles = []
+    for path in image_paths:
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        scale = min(tile_width / image.shape[1], tile_height / image.shape[0])
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        tile = np.full((tile_height, tile_width, 3), 255, np.uint8)
+        y, x = (tile_height - image.shape[0]) // 2, (tile_width - image.shape[1]) // 2
+        tile[y : y + image.shape[0], x : x + image.shape[1]] = image
+        tiles.append(tile)
+    if not tiles:
+        return
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
+    rows = [np.hstack(tiles[k : k + columns]) for k in range(0, len(tiles), columns)]
+    cv2.imwrite(out_file, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 80])
+
+
 def check_real_photos(cfg, weights: str, dataset: str, out_dir: Optional[str] = None,
                       draw: bool = True) -> dict:
     """Run the model of ``cfg`` with ``weights`` on the registered photo set ``dataset``;
@@ -55,10 +78,14 @@ def check_real_photos(cfg, weights: str, dataset: str, out_dir: Optional[str] = 
     evaluator = FacePhotoEvaluator(dataset, output_dir=out_dir)
     scores = inference_on_dataset(model, build_face_test_loader(cfg, dataset), evaluator)["face_photos"]
     if out_dir:
-        detections = {k: (b.tolist(), s.tolist()) for k, (b, s) in evaluator.detections.items()}
-        Path(out_dir, "detections.json").write_text(json.dumps(detections))
+        # the format of dev/peer_detectors.py --extra, which puts them beside other detectors
+        detections = {k: {"boxes": b.round(1).tolist(), "scores": s.round(4).tolist()}
+                      for k, (b, s) in evaluator.detections.items()}
+        Path(out_dir, "detections.json").write_text(
+            json.dumps({"detections": detections, "operating_threshold": 0.5}))
         if draw:
             meta = MetadataCatalog.get(dataset)
-            draw_photo_detections(load_coco_face_boxes(meta.json_file), evaluator.detections,
-                                  meta.image_root, out_dir)
+            photos = load_coco_face_boxes(meta.json_file)
+            draw_photo_detections(photos, evaluator.detections, meta.image_root, out_dir)
+            contact_sheet([Path(out_dir, p.file_name) for p in photos], str(Path(out_dir).with_suffix(".jpg")))
     return dict(scores)

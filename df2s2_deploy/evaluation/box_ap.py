@@ -40,9 +40,12 @@ class BoxAP:
     num_detections: int
     false_positives_at_score: Dict[float, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        out = {f"AP{round(t * 100)}": round(v, 4) for t, v in self.ap.items()}
-        out.update({f"recall{round(t * 100)}@{self.score_threshold:g}": round(v, 4)
+    def to_dict(self, percent: bool = False) -> dict:
+        """{"AP50", "AP30", "recall50@0.5", ..., "false_positives50@0.5", ..., "faces", ...};
+        AP and recall as fractions rounded to 4 digits, or in percent to 2."""
+        scale, digits = (100.0, 2) if percent else (1.0, 4)
+        out = {f"AP{round(t * 100)}": round(scale * v, digits) for t, v in self.ap.items()}
+        out.update({f"recall{round(t * 100)}@{self.score_threshold:g}": round(scale * v, digits)
                     for t, v in self.recall_at_score.items()})
         out.update({f"false_positives{round(t * 100)}@{self.score_threshold:g}": v
                     for t, v in self.false_positives_at_score.items()})

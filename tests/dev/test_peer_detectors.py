@@ -40,6 +40,9 @@ def test_extra_detections_are_scored_and_drawn(tmp_path):
     assert mine["model"] == "hand-made" and mine["operating_threshold"] == 0.5
     with Image.open(out / "peers_grid.png") as grid:
         assert grid.width == 320 + 2 * 4
+    table = (out / "peers.md").read_text()
+    assert "| mine | 50.0 | 83.3 | 50.0 | 2 | score >= 0.5 |" in table
+    assert "(peers_grid.png)" in table
 
 
 def test_the_operating_threshold_of_a_file_wins_and_none_keeps_every_box(tmp_path):
