@@ -194,7 +194,8 @@ def main() -> None:
               f"matched at IoU 0.5): {landmarks['NME']:.4f} over {landmarks['faces_matched']} faces")
     if real:
         print(f"  real photos (real_photos_dev, {real['faces']} faces): AP {real['AP50']:.1f} at IoU 0.5, "
-              f"{real['AP30']:.1f} at IoU 0.3; recall {real['recall30@0.5']:.1f} % at score 0.5; "
+              f"{real['AP30']:.1f} at IoU 0.3; at score 0.5 recall {real['recall50@0.5']:.1f} % / "
+              f"{real['recall30@0.5']:.1f} % (IoU 0.5 / 0.3), {real['false_positives50@0.5']} false positives; "
               f"drawn in {output / 'real_photos'} and {output / 'real_photos.jpg'}")
     print(f"  time: {metrics['total_seconds']:.0f} s (training + evaluation "
           f"{metrics['train_and_eval_seconds']:.0f} s)")

@@ -15,7 +15,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-__all__ = ["BoxAP", "PhotoBoxes", "load_coco_face_boxes", "evaluate_box_ap", "box_iou"]
+__all__ = ["BoxAP", "PhotoBoxes", "load_coco_face_boxes", "evaluate_box_ap", "box_iou", "all_point_ap"]
 
 
 @dataclass
@@ -115,7 +115,9 @@ def _hits(photos: Sequence[PhotoBoxes], detections: Dict[str, tuple], iou_thresh
     return scores, hits
 
 
-def _all_point_ap(hits: np.ndarray, num_faces: int) -> float:
+def all_point_ap(hits: np.ndarray, num_faces: int) -> float:
+    """PASCAL VOC's all-point interpolated AP of ``hits`` (bool, in descending score) with
+    ``num_faces`` positives in all."""
     if num_faces == 0:
         return float("nan")
     tp = np.cumsum(hits)
@@ -151,7 +153,7 @@ def evaluate_box_ap(
     for t in iou_thresholds:
         scores, hits = _hits(photos, detections, t)
         num_detections = len(scores)
-        ap[t] = _all_point_ap(hits, num_faces)
+        ap[t] = all_point_ap(hits, num_faces)
         kept = scores >= score_threshold
         recall[t] = float(hits[kept].sum() / num_faces) if num_faces else float("nan")
         false_pos[t] = int((~hits[kept]).sum())

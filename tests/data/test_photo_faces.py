@@ -114,3 +114,24 @@ def test_unreadable_background_is_named(tmp_path):
     (data / BACKGROUND_FILES[0]).write_bytes(b"not a png")
     with pytest.raises(MissingSourceError, match=f"{BACKGROUND_FILES[0]}.*scikit-image.*unreadable"):
         load_photo_sources(str(data))
+
+
+def test_command_line_writes_the_photo_like_set(tmp_path, capsys):
+    from df2s2_d2.data.synthetic import main as synthetic_main
+
+    args = ["--num-train", "2", "--num-val", "1", "--image-size", "64", "--seed", "3"]
+    synthetic_main(["--kind", "photo", "--out", str(tmp_path / "photo"), *args])
+    assert "train: 2 images" in capsys.readouterr().out
+    generate_photo_dataset(str(tmp_path / "direct"), 2, 1, seed=3, image_size=64)
+    synthetic_main(["--out", str(tmp_path / "cartoon"), *args])
+    photo = all_files(tmp_path / "photo")
+    assert photo == all_files(tmp_path / "direct") and photo != all_files(tmp_path / "cartoon")
+
+
+def test_ensure_writes_once_per_recipe(tmp_path):
+    from df2s2_d2.data import ensure_photo_dataset
+
+    params = dict(num_train=2, num_val=1, image_size=64)
+    assert ensure_photo_dataset(str(tmp_path), **params)
+    assert not ensure_photo_dataset(str(tmp_path), **params)
+    assert ensure_photo_dataset(str(tmp_path), PhotoRecipe(photometric=False), **params)
