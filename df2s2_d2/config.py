@@ -50,6 +50,12 @@ def add_df2s2_config(cfg):
     cfg.MODEL.DF2S2.SEG_HEAD = True
     # lambda2 of Eq. 2: weight of the summed per-level segmentation BCE.
     cfg.MODEL.DF2S2.SEG_LOSS_WEIGHT = 0.05
+    # How Eq. 2's seg term is normalised (the paper gives no normaliser; docs/paper.md):
+    # "level_mean": the sum over levels of each level's mean BCE (a P7 cell then weighs
+    # as much as ~1000 P2 cells); "cell_mean": the mean over every valid cell of every
+    # level; "foreground": the summed BCE over the foreground cell count, as the focal
+    # term is divided by the foreground anchors. Measured: not yet.
+    cfg.MODEL.DF2S2.SEG_LOSS_NORM = "level_mean"
     # lambda1 of Eq. 2: weight of the smooth L1 box loss.
     cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT = 1.0
     # Init of the head's tower convs, for every variant alike (the RetinaNet baseline

@@ -87,6 +87,7 @@ RULES = {
 CHOICES = {
     "MODEL.FFP.PSI_INIT": ("zero", "xavier"),
     "MODEL.DF2S2.TOWER_INIT": ("xavier", "normal"),
+    "MODEL.DF2S2.SEG_LOSS_NORM": ("level_mean", "cell_mean", "foreground"),
 }
 
 

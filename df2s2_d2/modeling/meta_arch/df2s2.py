@@ -17,6 +17,8 @@ from ..seg_targets import BoxMaskTargets
 from .head import DF2S2Head
 from .landmarks import inference_with_landmarks, landmark_loss
 
+SEG_LOSS_NORMS = ("level_mean", "cell_mean", "foreground")
+
 
 @META_ARCH_REGISTRY.register()
 class DF2S2(RetinaNet):
@@ -44,12 +46,16 @@ class DF2S2(RetinaNet):
         self,
         *,
         seg_loss_weight: float = 0.05,
+        seg_loss_norm: str = "level_mean",
         box_loss_weight: float = 1.0,
         landmark_loss_weight: float = 0.05,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.seg_loss_weight = seg_loss_weight
+        if seg_loss_norm not in SEG_LOSS_NORMS:
+            raise ValueError(f"seg_loss_norm must be one of {SEG_LOSS_NORMS}, got {seg_loss_norm!r}")
+        self.seg_loss_norm = seg_loss_norm
         self.box_loss_weight = box_loss_weight
         self.landmark_loss_weight = landmark_loss_weight
         self.box_mask_targets = BoxMaskTargets(self.anchor_generator, self.backbone.size_divisibility)
@@ -64,6 +70,7 @@ class DF2S2(RetinaNet):
         ret.update(
             head=DF2S2Head(cfg, feature_shapes),
             seg_loss_weight=cfg.MODEL.DF2S2.SEG_LOSS_WEIGHT,
+            seg_loss_norm=cfg.MODEL.DF2S2.SEG_LOSS_NORM,
             box_loss_weight=cfg.MODEL.DF2S2.BOX_LOSS_WEIGHT,
             landmark_loss_weight=cfg.MODEL.DF2S2.LANDMARK_LOSS_WEIGHT,
         )
@@ -133,21 +140,30 @@ class DF2S2(RetinaNet):
             per_image.append([_pad_to(t, hw) for t, hw in zip(targets, grid_sizes)])
         return [torch.stack(level).to(self.device) for level in zip(*per_image)]
 
-    @staticmethod
-    def seg_loss(seg_logits: List[Tensor], targets: List[Tensor]) -> Tensor:
-        """Sum over levels of the mean pixel-wise sigmoid cross entropy (ignored cells excluded).
+    def seg_loss(self, seg_logits: List[Tensor], targets: List[Tensor]) -> Tensor:
+        """Pixel-wise sigmoid cross entropy of the seg maps (ignored cells excluded), normalised
+        as ``seg_loss_norm`` reads Eq. 2: "level_mean", the sum over levels of each level's
+        mean; "cell_mean", the mean over the valid cells of all levels; "foreground", the sum
+        over the foreground cell count (at least 1).
 
         seg_logits: per level (N, 1, H_l, W_l); targets: per level (N, H_l, W_l) in {-1, 0, 1}.
         """
-        loss = seg_logits[0].sum() * 0
+        total = seg_logits[0].sum() * 0
+        cells, foreground = 0, 0
         for logits, target in zip(seg_logits, targets):
             valid = target >= 0
-            if valid.any():
-                loss = loss + F.binary_cross_entropy_with_logits(
-                    logits[:, 0][valid], target[valid].to(logits.dtype), reduction="mean"
-                )
-        return loss
-
+            if not valid.any():
+                continue
+            reduction = "mean" if self.seg_loss_norm == "level_mean" else "sum"
+            total = total + F.binary_cross_entropy_with_logits(
+                logits[:, 0][valid], target[valid].to(logits.dtype), reduction=reduction
+            )
+            cells, foreground = cells + int(valid.sum()), foreground + int((target > 0).sum())
+        if self.seg_loss_norm == "cell_mean":
+            return total / max(cells, 1)
+        if self.seg_loss_norm == "foreground":
+            return total / max(foreground, 1)
+        return total
 
 def _pad_to(target: Tensor, size) -> Tensor:
     """Pad an (h, w) target with background (0) at the bottom / right to ``size``."""
