@@ -24,6 +24,8 @@ from .synthetic_dataset import (
 # The data set of the quick start: more images than the cartoon set, since real faces
 # vary more (generation time: docs/quickstart.md).
 PHOTO_QUICKSTART_DATA = dict(num_train=1000, num_val=150, seed=0, image_size=DEFAULT_IMAGE_SIZE)
+# Version of the scenes, in the stamp: a set drawn by an earlier version is drawn again.
+SCENE_VERSION = 2
 
 
 def _render(sources: PhotoSources, recipe: PhotoRecipe, rng, height, width, event, with_faces, split):
@@ -59,6 +61,6 @@ def ensure_photo_dataset(out_dir: str, recipe: PhotoRecipe = PhotoRecipe(), **pa
     return ensure_synthetic_dataset(
         out_dir,
         generate=functools.partial(generate_photo_dataset, recipe=recipe),
-        stamp_extra={"kind": "photo", "recipe": asdict(recipe)},
+        stamp_extra={"kind": "photo", "scene_version": SCENE_VERSION, "recipe": asdict(recipe)},
         **params,
     )

@@ -275,12 +275,15 @@ def render_photo_scene(
         else:
             _draw_distractor(img, rng, short, event.scale)
     faces = _place_faces(rng, height, width, event) if with_faces else []
-    for face in faces:
+    people = []
+    for face in faces:  # every body first: a body never covers a face drawn before it
         gain = light_gain(rng, face, (0.8, 1.15))
         real = bool(rng.random() < recipe.real_faces)
         look = random_look(rng, face, gain)
         cx, cy, w, h = _head_around(face, real)
         _draw_clothed_body(img, rng, sources, cx, cy, w, h, look.skin)
+        people.append((face, real, look))
+    for face, real, look in people:
         if real:
             if face.pose:  # a real crop cannot turn: a typical pose instead
                 face.pose = 0

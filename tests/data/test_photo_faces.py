@@ -135,3 +135,19 @@ def test_ensure_writes_once_per_recipe(tmp_path):
     assert ensure_photo_dataset(str(tmp_path), **params)
     assert not ensure_photo_dataset(str(tmp_path), **params)
     assert ensure_photo_dataset(str(tmp_path), PhotoRecipe(photometric=False), **params)
+
+
+def test_every_body_is_drawn_before_any_face(sources, monkeypatch):
+    # a body drawn after a face would cover it, leaving a box on a shirt
+    import df2s2_d2.data.photo_scene as scene
+
+    calls = []
+    for name in ("_draw_clothed_body", "_draw_real_face", "_draw_procedural_face"):
+        original = getattr(scene, name)
+        monkeypatch.setattr(scene, name, lambda *a, _o=original, _n=name: (calls.append(_n), _o(*a))[1])
+    rng = np.random.default_rng(1)
+    _, faces = render_photo_scene(rng, 192, 256, EVENTS[1], sources, PhotoRecipe(real_faces=0.5))
+    assert len(faces) >= 3
+    bodies = [k for k, c in enumerate(calls) if c == "_draw_clothed_body"]
+    drawn = [k for k, c in enumerate(calls) if c != "_draw_clothed_body"]
+    assert len(bodies) == len(drawn) == len(faces) and max(bodies) < min(drawn)
