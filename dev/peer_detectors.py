@@ -30,7 +30,9 @@ import io
 import json
 import math
 import os
+import shlex
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -298,8 +300,9 @@ def get_parser() -> argparse.ArgumentParser:
 
 def report_markdown(report: dict) -> str:
     """``peers.md``: one row per column of the grid (AP in percent), and the grid."""
+    command = report.get("command", "python -m dev.peer_detectors")
     lines = [f"# Face detectors on the {report['photos']} development photos ({report['faces']} faces)", "",
-             "Written by `python -m dev.peer_detectors`; AP is PASCAL VOC's all-point AP "
+             f"Written by `{command}`; AP is PASCAL VOC's all-point AP "
              "(`df2s2_deploy.evaluation.box_ap`), recall and false positives at each detector's "
              "operating point (every box for Haar, whose level weights are not probabilities).", "",
              "| detector | AP@0.5 | AP@0.3 | recall@0.5 at the operating point | false positives | "
@@ -357,7 +360,9 @@ def main(argv=None) -> dict:
         metas[name] = {**meta, "detections_file": path,
                        "operating_threshold": None if thresholds[name] == -math.inf else thresholds[name]}
     scores = score_columns(photos, columns, thresholds)
-    report = {"annotations": os.path.relpath(annotations, REPO), "faces": int(sum(len(p.boxes) for p in photos)),
+    report = {"command": "python -m dev.peer_detectors " + " ".join(
+                  shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)),
+              "annotations": os.path.relpath(annotations, REPO), "faces": int(sum(len(p.boxes) for p in photos)),
               "photos": len(photos), "peer_requirements": list(PEER_REQUIREMENTS), "detectors": {}}
     for name in columns:
         report["detectors"][name] = {"box_ap": scores[name], **metas[name]}

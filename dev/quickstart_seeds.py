@@ -50,7 +50,9 @@ def collect(seed: int, args, returncode: int) -> dict:
         rows = [json.loads(x) for x in train_metrics.read_text().splitlines() if x.strip()]
         record["loss_curve"] = [[r["iteration"], round(r["total_loss"], 5)] for r in rows if "total_loss" in r]
     log = (out / "quickstart.log").read_text(errors="replace")
-    record["loss_rise_warnings"] = sum("training loss has risen" in line for line in log.splitlines())
+    # the loss watch's warning ("the training loss has risen for N iterations ..."), not the
+    # quick start's closing advice, which quotes the phrase
+    record["loss_rise_warnings"] = sum("training loss has risen for" in line for line in log.splitlines())
     return record
 
 

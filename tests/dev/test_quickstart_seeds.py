@@ -62,3 +62,16 @@ def test_seeds_with_results_are_not_run_again(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["x", "--seeds", "0", "--results", str(tmp_path)])
     quickstart_seeds.main()
     assert started == []
+
+
+def test_loss_rise_warnings_are_the_loss_watchs_not_the_closing_advice(tmp_path):
+    from types import SimpleNamespace
+
+    from dev.quickstart_seeds import collect
+
+    out = tmp_path / "seed0"
+    out.mkdir()
+    (out / "quickstart.log").write_text(
+        "WARNING: the training loss has risen for 120 iterations after the warm-up\n"
+        "WARNING: this run's AP is far below ... and any 'training loss has risen' warning in its log.\n")
+    assert collect(0, SimpleNamespace(output=str(tmp_path)), 0)["loss_rise_warnings"] == 1
