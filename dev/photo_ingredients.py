@@ -3,6 +3,12 @@
 
     python -m dev.photo_ingredients --seeds 0 1 2 --jobs 2 --threads 1 --iters 250
     python -m dev.photo_ingredients --report-only
+    python -m dev.photo_ingredients --variants no_real_backgrounds --iters 0 --jobs 1 --threads 2 \
+        --workers 1 --results results/photo_ingredients_500 --seeds 0 1 2
+
+The last runs a variant at the quick start's own schedule and loader; its ``photo`` arm
+is then the quick start itself (``dev/quickstart_seeds.py``'s runs of the same seeds,
+``--quickstart-seeds results/quickstart_seeds`` pairs with them).
 
 One factor at a time from the quick start's recipe (:class:`PhotoRecipe`): every variant
 trains ``configs/Synth/df2s2_R_18_photo.yaml`` (its model, batch and input size, the
@@ -72,7 +78,7 @@ def run_one(variant: str, seed: int, args) -> dict:
     out = Path(args.output) / f"{variant}_seed{seed}"
     opts = ["SEED", str(seed), "DATALOADER.NUM_WORKERS", str(args.workers),
             "DATASETS.TRAIN", f"('{train_dataset(variant)}',)", "DATASETS.TEST", "('photo_faces_val',)",
-            *schedule(args.iters), *args.opts]
+            *(schedule(args.iters) if args.iters else []), *args.opts]
     start = time.perf_counter()
     with open(out.with_suffix(".log"), "w") as log:
         subprocess.run([sys.executable, str(REPO / "train_net.py"), "--config-file", str(REPO / CONFIG),
@@ -82,7 +88,7 @@ def run_one(variant: str, seed: int, args) -> dict:
     cfg = get_df2s2_cfg(str(REPO / CONFIG), opts)
     real = check_real_photos(cfg, str(out / "model_final.pth"), "real_photos_dev", str(out / "real_photos"),
                              draw=False)
-    return {"variant": variant, "seed": seed, "iters": args.iters, "threads": args.threads,
+    return {"variant": variant, "seed": seed, "iters": cfg.SOLVER.MAX_ITER, "threads": args.threads,
             "wall_seconds": round(time.perf_counter() - start, 1), "overrides": opts,
             "recipe": VARIANTS[variant][1],
             **{f"val_AP_{k}": round(v, 3) for k, v in val.items()},
@@ -116,24 +122,35 @@ def run_all(args) -> None:
         for item in [r for r in running if r[2].poll() is not None]:
             running.remove(item)
             print(f"{'done' if item[2].returncode == 0 else 'FAILED'} {item[0]} seed {item[1]}", flush=True)
-    print(write_report(Path(args.results)))
+    print(write_report(Path(args.results), args.quickstart_seeds))
 
 
-def load_readouts(results: Path) -> dict:
-    """{variant: {readout: {seed: value}}} of the finished runs, and under "iters" the
+def quickstart_record(path: Path) -> dict:
+    """A ``dev/quickstart_seeds.py`` run as a ``photo`` run of this study (the same config,
+    data and seed at the quick start's own schedule)."""
+    q = json.loads(path.read_text())
+    return {"variant": "photo", "seed": q["seed"], "iters": 500, "real_AP30": q["real_photos_AP30"],
+            "real_AP50": q["real_photos_AP50"], "val_AP_hard": q["AP_hard"], "val_AP_easy": q["AP_easy"]}
+
+
+def load_readouts(results: Path, quickstart_seeds: Path = None) -> dict:
+    """{variant: {readout: {seed: value}}} of the finished runs (and, from
+    ``quickstart_seeds``, the quick start's runs as ``photo``), and under "iters" the
     schedules they ran."""
     runs = {"iters": set()}
-    for path in sorted((results / "runs").glob("*.json")):
-        r = json.loads(path.read_text())
+    records = [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+    if quickstart_seeds is not None:
+        records += [quickstart_record(p) for p in sorted(quickstart_seeds.glob("seed*.json"))]
+    for r in records:
         runs["iters"].add(r.get("iters"))
         for key in READOUTS:
             runs.setdefault(r["variant"], {}).setdefault(key, {})[r["seed"]] = r[key]
     return runs
 
 
-def write_report(results: Path) -> str:
+def write_report(results: Path, quickstart_seeds: Path = None) -> str:
     """``ingredients.md``: means per variant, paired differences from ``photo``."""
-    runs = load_readouts(results)
+    runs = load_readouts(results, quickstart_seeds)
     iters = ", ".join(str(i) for i in sorted(i for i in runs.pop("iters") if i is not None))
     lines = ["# Ingredients of the photo-like face data: real-photo AP and held-out generated AP", "",
              "Written by `python -m dev.photo_ingredients`. Every run trains the quick start's model "
@@ -172,13 +189,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--iters", type=int, default=250)
+    parser.add_argument("--iters", type=int, default=250,
+                        help="iterations, the schedule scaled; 0: the config's own (the quick start's)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--output", default="output/photo_ingredients")
     parser.add_argument("--results", default="results/photo_ingredients")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--quickstart-seeds", type=Path,
+                        help="dev/quickstart_seeds.py results whose runs are the 'photo' arm")
     parser.add_argument("--run-one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE ...")
     args = parser.parse_args()
@@ -190,7 +210,7 @@ def main() -> None:
         print(f"{variant} seed {seed}: real AP30 {record['real_AP30']:.1f} AP50 {record['real_AP50']:.1f}, "
               f"val AP hard {record['val_AP_hard']:.1f} ({record['wall_seconds']:.0f} s)", flush=True)
     elif args.report_only:
-        print(write_report(Path(args.results)))
+        print(write_report(Path(args.results), args.quickstart_seeds))
     else:
         run_all(args)
 

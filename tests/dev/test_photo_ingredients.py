@@ -38,3 +38,17 @@ def test_report_pairs_by_seed_and_gives_verdicts(tmp_path):
     cartoon = next(line for line in text.splitlines() if line.startswith("| `cartoon` |"))
     assert "undecided (n=1)" in cartoon  # one seed: no interval
     assert (tmp_path / "ingredients.md").read_text() == text
+
+
+def test_the_quick_start_seeds_can_be_the_photo_arm(tmp_path):
+    qs = tmp_path / "qs"
+    qs.mkdir()
+    for seed, ap30 in enumerate([50.0, 60.0]):
+        (qs / f"seed{seed}.json").write_text(json.dumps(
+            {"seed": seed, "real_photos_AP30": ap30, "real_photos_AP50": 40.0, "AP_hard": 60.0, "AP_easy": 80.0}))
+        run(tmp_path / "study", "no_real_backgrounds", seed, ap30 + 5)
+    runs = load_readouts(tmp_path / "study", qs)
+    assert runs["photo"]["real_AP30"] == {0: 50.0, 1: 60.0}
+    text = write_report(tmp_path / "study", qs)
+    row = next(line for line in text.splitlines() if line.startswith("| `no_real_backgrounds` |"))
+    assert row.split(" | ")[1].startswith("-5.0")  # photo - variant, paired by seed
