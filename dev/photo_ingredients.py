@@ -154,7 +154,7 @@ def write_report(results: Path, quickstart_seeds: Path = None) -> str:
     iters = ", ".join(str(i) for i in sorted(i for i in runs.pop("iters") if i is not None))
     lines = ["# Ingredients of the photo-like face data: real-photo AP and held-out generated AP", "",
              "Written by `python -m dev.photo_ingredients`. Every run trains the quick start's model "
-             f"and batch for {iters} iterations (the quick start: 500), the schedule scaled. AP in percent; "
+             f"and batch for {iters} iterations (the quick start: 500; a shorter run scales its schedule). AP in percent; "
              "mean +- 95 % t-interval over seeds; differences paired by seed against `photo` (the quick "
              "start's recipe).", "",
              "| variant | seeds | " + " | ".join(READOUTS.values()) + " |",
