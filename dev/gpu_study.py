@@ -1,4 +1,4 @@
-"""A GPU study in one go: inference FPS, training speed with and without AMP, then the ablation.
+"""A GPU study in one go: inference FPS, training speed with and without AMP, then the seg study.
 
     python -m dev.gpu_study --output-dir results/gpu                 # one GPU, <= --budget s
     python -m dev.gpu_study --smoke --output-dir /tmp/gpu_smoke      # the same code, CPU, seconds
@@ -14,9 +14,10 @@
    the step is AMPTrainer's (autocast, gradient scaler on CUDA), with learning rate 0 (all
    the arithmetic, the random-init weights kept, as tools/benchmark.py does): iterations
    / s, data time per iteration, peak GPU memory.
-3. With the time left of ``--budget``: the controlled study of ``dev/ablation.py`` (its
-   variants and scale) with ``--device cuda --iters --ablation-iters --deadline <left>``
-   (not in ``--smoke``: its command is recorded).
+3. With the time left of ``--budget``: the seg-supervision study of ``dev/seg_study.py``
+   (baseline, + Seg., + Fus., DF2S2 on the quick start's config and photo-like faces, seeds
+   0-4 in order) at a longer schedule, ``--study-iters``, ``--study-jobs`` runs at a time,
+   stopped at the deadline (not in ``--smoke``: its command is recorded).
 Writes ``<output-dir>/gpu_study.json`` and ``gpu_study.md`` after each part.
 """
 import df2s2_d2  # noqa: F401  first: hides Detectron2's known import-time warnings
@@ -39,6 +40,7 @@ from df2s2_deploy.output_paths import check_output_dir, replace_file
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_CONFIG = "configs/WIDER-FACE/df2s2_R_50.yaml"
+STUDY_VARIANTS = ("retinanet_p2p7", "seg", "fus", "df2s2")
 PAPER_FPS = "26.45 FPS, RetinaNet P3-P7 at 640x512 on a Tesla P40 (the paper)"
 SETTINGS = {
     "full": dict(device="cuda", size=(512, 640), batches=(1, 8), warmup=10, iters=50,
@@ -153,16 +155,15 @@ def training_rows(s: dict, dataset: str) -> list:
     return rows
 
 
-def ablation(args, left: float) -> dict:
-    """The controlled study (dev/ablation.py's CONTROLLED_STUDY at its scale) on the GPU at
-    ``--ablation-iters`` for `left` seconds (recorded, not run, in --smoke)."""
-    from dev.ablation import CONTROLLED_STUDY, CONTROLLED_STUDY_SCALE
-
-    command = [sys.executable, "-m", "dev.ablation", "--device", "cuda",
-               "--iters", str(args.ablation_iters), "--jobs", str(args.ablation_jobs),
-               "--workers", "1", "--deadline", str(int(left)), "--variants", *CONTROLLED_STUDY,
-               "--results", os.path.join(args.output_dir, "ablation"),
-               "--output", os.path.join(args.work_dir, "ablation"), *CONTROLLED_STUDY_SCALE]
+def seg_study(args, left: float) -> dict:
+    """The seg-supervision study (dev/seg_study.py: baseline, + Seg., + Fus., DF2S2 on the
+    quick start's config) on the GPU at ``--study-iters`` for ``left`` seconds (recorded,
+    not run, in --smoke)."""
+    command = [sys.executable, "-m", "dev.seg_study", "--device", "cuda",
+               "--iters", str(args.study_iters), "--jobs", str(args.study_jobs), "--threads", "1",
+               "--deadline", str(int(left)), "--variants", *STUDY_VARIANTS, "--seeds", "0", "1", "2", "3", "4",
+               "--results", os.path.join(args.output_dir, "seg_study"),
+               "--output", os.path.join(args.work_dir, "seg_study")]
     record = {"command": " ".join(command), "seconds_left": left}
     if args.smoke or left < 60:
         record["ran"] = False
@@ -186,9 +187,9 @@ def markdown(report: dict) -> str:
             memory = f"{r['peak_memory_gib']:.2f}" if r["peak_memory_gib"] is not None else "n/a"
             lines.append(f"| {r['amp']} | {r['batch']} | {r['crop']} | {r['iters_per_s']:.3f} | "
                          f"{r['data_time_s']:.3f} | {memory} |")
-    if "ablation" in report:
-        a = report["ablation"]
-        lines += ["", f"Ablation ({'ran' if a['ran'] else 'not run'}): `{a['command']}`"]
+    if "seg_study" in report:
+        a = report["seg_study"]
+        lines += ["", f"Seg-supervision study ({'ran' if a['ran'] else 'not run'}): `{a['command']}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -207,9 +208,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", default="results/gpu")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 2 iterations, on the CPU")
     parser.add_argument("--budget", type=float, default=540, help="seconds for the whole study")
-    parser.add_argument("--ablation-iters", type=int, default=3000)
-    parser.add_argument("--ablation-jobs", type=int, default=10)
-    parser.add_argument("--work-dir", help="synthetic data and ablation runs (default: a temporary folder)")
+    parser.add_argument("--study-iters", type=int, default=2000, help="the seg study's schedule")
+    parser.add_argument("--study-jobs", type=int, default=10, help="the seg study's runs at a time")
+    parser.add_argument("--work-dir", help="synthetic data and study runs (default: a temporary folder)")
     return parser
 
 
@@ -231,7 +232,7 @@ def main(argv=None) -> dict:
     write(report, args.output_dir)
     report["training"] = training_rows(s, synthetic_faces(os.path.join(args.work_dir, "faces"), s))
     write(report, args.output_dir)
-    report["ablation"] = ablation(args, args.budget - (time.perf_counter() - started) - 30)
+    report["seg_study"] = seg_study(args, args.budget - (time.perf_counter() - started) - 30)
     report["seconds"] = time.perf_counter() - started
     write(report, args.output_dir)
     print(markdown(report))

@@ -30,17 +30,13 @@ paired difference from ``photo`` with a 95 % t-interval and a verdict.
 """
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from dev.ablation import loss_curve, paired_interval, schedule, t_half_width, verdict
+from dev.ablation import paired_interval, schedule, t_half_width, verdict
+from dev.photo_runs import datasets_root, run_queue, train_and_read_out
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = "configs/Synth/df2s2_R_18_photo.yaml"
 VARIANTS = {
     "photo": ("the quick start's recipe", {}),
     "no_real_faces": ("procedural faces only (no LFW crops)", {"real_faces": 0.0}),
@@ -51,10 +47,6 @@ VARIANTS = {
 }
 READOUTS = {"real_AP30": "real photos AP@0.3", "real_AP50": "real photos AP@0.5",
             "val_AP_hard": "generated val AP hard", "val_AP_easy": "generated val AP easy"}
-
-
-def datasets_root() -> Path:
-    return Path(os.getenv("DETECTRON2_DATASETS", "datasets"))
 
 
 def train_dataset(variant: str) -> str:
@@ -71,29 +63,12 @@ def train_dataset(variant: str) -> str:
 
 def run_one(variant: str, seed: int, args) -> dict:
     """Train one variant and seed, then read it out; returns the per-run record."""
-    from df2s2_d2 import get_df2s2_cfg
-    from df2s2_d2.evaluation import final_wider_face_ap
-    from df2s2_d2.evaluation.real_photo_check import check_real_photos
-
     out = Path(args.output) / f"{variant}_seed{seed}"
     opts = ["SEED", str(seed), "DATALOADER.NUM_WORKERS", str(args.workers),
             "DATASETS.TRAIN", f"('{train_dataset(variant)}',)", "DATASETS.TEST", "('photo_faces_val',)",
             *(schedule(args.iters) if args.iters else []), *args.opts]
-    start = time.perf_counter()
-    with open(out.with_suffix(".log"), "w") as log:
-        subprocess.run([sys.executable, str(REPO / "train_net.py"), "--config-file", str(REPO / CONFIG),
-                        "OUTPUT_DIR", str(out), *opts], check=True, stdout=log, stderr=subprocess.STDOUT,
-                       cwd=REPO)
-    val = final_wider_face_ap(str(out / "metrics.json"))
-    cfg = get_df2s2_cfg(str(REPO / CONFIG), opts)
-    real = check_real_photos(cfg, str(out / "model_final.pth"), "real_photos_dev", str(out / "real_photos"),
-                             draw=False)
-    return {"variant": variant, "seed": seed, "iters": cfg.SOLVER.MAX_ITER, "threads": args.threads,
-            "wall_seconds": round(time.perf_counter() - start, 1), "overrides": opts,
-            "recipe": VARIANTS[variant][1],
-            **{f"val_AP_{k}": round(v, 3) for k, v in val.items()},
-            **{f"real_{k}": v for k, v in real.items()},
-            "loss_curve": loss_curve(out / "metrics.json")}
+    record = train_and_read_out(out, opts)
+    return {"variant": variant, "seed": seed, "threads": args.threads, "recipe": VARIANTS[variant][1], **record}
 
 
 def run_all(args) -> None:
@@ -108,20 +83,11 @@ def run_all(args) -> None:
     for variant in args.variants:  # every data set before the runs start
         train_dataset(variant)
     todo = [(v, s) for s in args.seeds for v in args.variants if not (runs_dir / f"{v}_seed{s}.json").exists()]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    running = []
-    while todo or running:
-        while todo and len(running) < args.jobs:
-            variant, seed = todo.pop(0)
-            cmd = [sys.executable, "-m", "dev.photo_ingredients", "--run-one", variant, str(seed),
-                   "--iters", str(args.iters), "--threads", str(args.threads), "--workers", str(args.workers),
-                   "--output", args.output, "--results", args.results, *args.opts]
-            running.append((variant, seed, subprocess.Popen(cmd, env=env, cwd=REPO)))
-            print(f"started {variant} seed {seed}", flush=True)
-        time.sleep(2)
-        for item in [r for r in running if r[2].poll() is not None]:
-            running.remove(item)
-            print(f"{'done' if item[2].returncode == 0 else 'FAILED'} {item[0]} seed {item[1]}", flush=True)
+    run_queue([(f"{v} seed {s}", [sys.executable, "-m", "dev.photo_ingredients", "--run-one", v, str(s),
+                                  "--iters", str(args.iters), "--threads", str(args.threads),
+                                  "--workers", str(args.workers), "--output", args.output,
+                                  "--results", args.results, *args.opts])
+               for v, s in todo], jobs=args.jobs, threads=args.threads)
     print(write_report(Path(args.results), args.quickstart_seeds))
 
 

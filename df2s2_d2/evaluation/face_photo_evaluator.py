@@ -22,7 +22,8 @@ class FacePhotoEvaluator(DatasetEvaluator):
     ``{"face_photos": {"AP50", "AP30", "recall50@0.5", ...}}`` with AP and recall in percent."""
 
     def __init__(self, dataset_name: str, output_dir: Optional[str] = None, score_threshold: float = 0.5):
-        self._json_file = MetadataCatalog.get(dataset_name).json_file
+        # read once, as COCOEvaluator does: a bad file fails here, before inference
+        self._photos = load_coco_face_boxes(MetadataCatalog.get(dataset_name).json_file)
         self._output_dir = output_dir
         self._score_threshold = score_threshold
         self._detections = {}
@@ -48,7 +49,7 @@ class FacePhotoEvaluator(DatasetEvaluator):
         if not comm.is_main_process():
             return {}
         detections = {k: v for part in gathered for k, v in part.items()}
-        result = evaluate_box_ap(load_coco_face_boxes(self._json_file), detections,
+        result = evaluate_box_ap(self._photos, detections,
                                  score_threshold=self._score_threshold)
         scores = result.to_dict(percent=True)
         if self._output_dir:

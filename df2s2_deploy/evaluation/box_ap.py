@@ -92,10 +92,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _hits(photos: Sequence[PhotoBoxes], detections: Dict[str, tuple], iou_threshold: float):
     """(scores, is_hit) over all detections in descending score."""
-    rows = []
+    no_detection = (np.zeros((0, 4)), np.zeros(0))
+    image_boxes, rows = [], []
     for image_index, photo in enumerate(photos):
-        boxes, scores = detections.get(photo.file_name, (np.zeros((0, 4)), np.zeros(0)))
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes, scores = detections.get(photo.file_name, no_detection)
+        image_boxes.append(np.asarray(boxes, np.float64).reshape(-1, 4))
         for k, score in enumerate(np.asarray(scores, np.float64).reshape(-1)):
             rows.append((-score, image_index, k))
     rows.sort()
@@ -106,8 +107,7 @@ def _hits(photos: Sequence[PhotoBoxes], detections: Dict[str, tuple], iou_thresh
         scores[r] = -neg_score
         if len(photo.boxes) == 0:
             continue
-        box = np.asarray(detections[photo.file_name][0], np.float64).reshape(-1, 4)[k : k + 1]
-        iou = box_iou(box, photo.boxes)[0]
+        iou = box_iou(image_boxes[image_index][k : k + 1], photo.boxes)[0]
         best = int(np.argmax(iou))
         if iou[best] >= iou_threshold and not taken[image_index][best]:
             taken[image_index][best] = True

@@ -17,10 +17,10 @@ def test_smoke_mode_measures_every_model_batch_and_precision_and_writes_the_repo
     assert all(r["fps"] > 0 for r in report["inference"])
     assert [r["amp"] for r in report["training"]] == ["float32", "bfloat16 autocast"]
     assert all(math.isfinite(r["loss"]) and r["iters_per_s"] > 0 for r in report["training"])
-    assert report["ablation"]["ran"] is False and "--device cuda" in report["ablation"]["command"]
-    # the controlled study's variants at its scale, a longer schedule
-    assert "--variants retinanet_p2p7 seg fus_psi_xavier" in report["ablation"]["command"]
-    assert report["ablation"]["command"].endswith("INPUT.MAX_SIZE_TEST 320")
+    study = report["seg_study"]["command"]
+    assert report["seg_study"]["ran"] is False and "-m dev.seg_study --device cuda --iters 2000" in study
+    # the seg study's four Table 2 variants, five seeds
+    assert "--variants retinanet_p2p7 seg fus df2s2 --seeds 0 1 2 3 4" in study
     assert json.loads((out / "gpu_study.json").read_text())["inference"] == report["inference"]
     table = (out / "gpu_study.md").read_text()
     assert "| df2s2_R_50 | 64x64 | 2 | bfloat16 autocast |" in table and "26.45 FPS" in table
