@@ -38,7 +38,7 @@ from typing import Optional
 import yaml
 from scipy import stats
 
-from dev.generated_block import replace_block
+from dev.generated_block import link_from, replace_block
 
 REPO = Path(__file__).resolve().parents[1]
 SCALE_CONFIG = "configs/Synth/df2s2_R_18_quick.yaml"
@@ -374,9 +374,9 @@ CLAIM_HEADER = ["| claim | subset | paired difference (AP) | 95 % CI | seeds | v
                 "|---|---|---|---|---|---|"]
 
 
-def verdict_table(runs: dict, psi_init: str, results: Path) -> str:
+def verdict_table(runs: dict, psi_init: str, results: Path, page: Path) -> str:
     """The claims in one short table: per subset the paired difference, its 95 % interval
-    and the verdict, for the README (``--readme``)."""
+    and the verdict, for ``page`` (``--readme``), which links the report."""
     seeds = {len(v["hard"]) for k, v in runs.items() if k != "failed"}
     lines = ["| claim (paired over seeds) | easy | medium | hard |", "|---|---|---|---|"]
     for claim, a, b, subsets in CLAIMS:
@@ -393,7 +393,8 @@ def verdict_table(runs: dict, psi_init: str, results: Path) -> str:
         lines.append(f"| {claim} | " + " | ".join(cells) + " |")
     lines += ["", f"AP differences with 95 % intervals over {'/'.join(map(str, sorted(seeds)))} seeds; "
               f"variants without a Psi init of their own use the default, {psi_init!r}. Written by "
-              f"`python -m dev.ablation --readme`; the full report: [{results}/ablation.md]({results}/ablation.md)."]
+              f"`python -m dev.ablation --readme`; the full report: "
+              f"[{results}/ablation.md]({link_from(page, results / 'ablation.md')})."]
     return "\n".join(lines) + "\n"
 
 
@@ -528,7 +529,7 @@ def write_report(results: Path, variants: dict, readme: Optional[Path] = None) -
     if any(r.get("loss_curve") for r in records):
         plot_loss_curves(results, records, variants, psi_init)
     if readme is not None:
-        replace_block(readme, "ablation-verdicts", verdict_table(runs, psi_init, results))
+        replace_block(readme, "ablation-verdicts", verdict_table(runs, psi_init, results, readme))
     return text
 
 

@@ -1,5 +1,6 @@
 """Generated tables in hand-written markdown: a study writes its summary between
 ``<!-- NAME -->`` and ``<!-- /NAME -->`` itself, so the page never holds a copy that drifts."""
+import os
 from pathlib import Path
 
 
@@ -17,3 +18,8 @@ def replace_block(path: Path, name: str, text: str) -> None:
         j = i + 1
     lines[i + 1:j] = text.rstrip("\n").splitlines()
     path.write_text("\n".join(lines) + "\n")
+
+
+def link_from(page: Path, target: Path) -> str:
+    """``target``'s path as a markdown link written in ``page`` (relative to its folder)."""
+    return Path(os.path.relpath(Path(target).resolve(), Path(page).resolve().parent)).as_posix()

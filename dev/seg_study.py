@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from dev.ablation import loss_curve, paired_interval, schedule, t_half_width, variant_overrides, verdict
-from dev.generated_block import replace_block
+from dev.generated_block import link_from, replace_block
 from dev.photo_runs import CONFIG, datasets_root, final_val_readouts, loss_terms, run_queue, train_and_read_out
 
 VARIANTS = {
@@ -133,12 +133,13 @@ def question_table(runs: dict, keys: list) -> list:
     return lines
 
 
-def verdict_block(runs: dict, results: Path) -> str:
-    """The README's lines: the Table 2 questions on the two main read-outs."""
-    keys = ["val_AP_hard", "val_AP_size_0-16", "val_AP_size_16-32", "real_AP30"]
+def verdict_block(runs: dict, results: Path, page: Path) -> str:
+    """The lines for ``page`` (the README): the questions on the main read-outs."""
+    keys = ["val_AP_hard", "val_AP_size_0-16", "val_AP_size_16-32", "val_AP_size_32-64", "real_AP30"]
     lines = question_table(runs, keys)
     lines += ["", f"Paired AP differences with 95 % intervals, quick-start scale. Written by "
-              f"`python -m dev.seg_study --readme README.md`; all read-outs: [{results}/seg_study.md]({results}/seg_study.md)."]
+              f"`python -m dev.seg_study --readme README.md`; all read-outs: "
+              f"[{results}/seg_study.md]({link_from(page, results / 'seg_study.md')})."]
     return "\n".join(lines) + "\n"
 
 
@@ -161,7 +162,7 @@ def write_report(results: Path, readme: Path = None) -> str:
     text = "\n".join(lines) + "\n"
     (results / "seg_study.md").write_text(text)
     if readme is not None:
-        replace_block(readme, "seg-study-verdicts", verdict_block(runs, results))
+        replace_block(readme, "seg-study-verdicts", verdict_block(runs, results, readme))
     return text
 
 

@@ -22,12 +22,18 @@ def test_readme_is_at_most_250_lines_with_its_sections_in_order():
     assert re.findall(r"^## (.+)$", text_outside_code, re.M) == SECTIONS
 
 
-def test_results_in_brief_holds_the_ablation_placeholder_and_the_papers_numbers():
+def test_results_in_brief_holds_the_seg_study_placeholder_and_the_papers_numbers():
     text = (REPO / "README.md").read_text()
     results = text.split("## Results in brief", 1)[1].split("\n## ", 1)[0]
-    assert results.count("<!-- ablation-verdicts -->") == 1
-    assert "results/ablation_v3/ablation.md" in results
+    assert results.count("<!-- seg-study-verdicts -->") == 1
+    assert "(results/seg_study/seg_study.md)" in results
     assert "### The paper's numbers (for reference, not measured here)" in results
+
+
+def test_the_earlier_controlled_study_keeps_its_verdicts_in_the_development_page():
+    text = (REPO / "docs" / "development.md").read_text()
+    assert text.count("<!-- ablation-verdicts -->") == 1
+    assert "(../results/ablation_v3/ablation.md)" in text
 
 
 def test_readme_links_every_docs_page():

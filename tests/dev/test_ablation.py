@@ -281,3 +281,5 @@ def test_readme_gets_the_verdict_table_between_its_markers(tmp_path):
     assert ("| Table 2: Seg. > baseline | +3.0 [+0.5, +5.5] reproduced | +3.0 [+0.5, +5.5] reproduced "
             "| +3.0 [+0.5, +5.5] reproduced |") in text
     assert "over 3 seeds" in text
+    # the report is linked from the page's own folder
+    assert "](ablation.md)." in text

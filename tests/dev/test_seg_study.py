@@ -97,3 +97,18 @@ def test_a_quick_start_run_becomes_the_df2s2_arm(tmp_path):
 def test_a_quick_start_of_another_seed_or_config_is_refused(tmp_path, kwargs):
     with pytest.raises(ValueError, match="expected a quick start of .* with SEED 3"):
         seg_study.quickstart_record(quick_start_folder(tmp_path, 3, **kwargs))
+
+
+def test_readme_gets_the_questions_between_its_markers_with_a_relative_link(tmp_path):
+    for seed, (base, seg) in enumerate([(60.0, 62.0), (58.0, 61.0), (61.0, 62.0)]):
+        run(tmp_path / "study", "retinanet_p2p7", seed, base, small=20.0)
+        run(tmp_path / "study", "seg", seed, seg, small=22.0)
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "page.md"
+    page.write_text("# x\n<!-- seg-study-verdicts -->\nold\n<!-- /seg-study-verdicts -->\nend\n")
+    seg_study.write_report(tmp_path / "study", page)
+    text = page.read_text()
+    assert "old" not in text and text.endswith("<!-- /seg-study-verdicts -->\nend\n")
+    row = next(line for line in text.splitlines() if line.startswith("| + Seg. on FPN"))
+    assert row.split(" | ")[2].startswith("+2.0 [-0.5, +4.5]")  # val hard, the first read-out
+    assert "](../study/seg_study.md)." in text
