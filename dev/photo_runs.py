@@ -44,6 +44,12 @@ def loss_terms(metrics_file: Path) -> dict:
     return {t: c for t, c in curves.items() if c}
 
 
+def run_log(out: Path) -> Path:
+    """``<out>.log`` beside the run's folder; a dot in the run's name (``lambda2_0.1_seed0``)
+    stays part of the name."""
+    return out.with_name(out.name + ".log")
+
+
 def train_and_read_out(out: Path, opts: list) -> dict:
     """Train ``CONFIG`` with ``opts`` into ``out`` (log ``out.log``), then read it out:
     the val APs, the real-photo APs (``real_*``, when ``real_photos_dev`` is found), the
@@ -54,7 +60,7 @@ def train_and_read_out(out: Path, opts: list) -> dict:
 
     start = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix(".log"), "w") as log:
+    with open(run_log(out), "w") as log:
         subprocess.run([sys.executable, str(REPO / "train_net.py"), "--config-file", str(REPO / CONFIG),
                         "OUTPUT_DIR", str(out), *opts], check=True, stdout=log, stderr=subprocess.STDOUT,
                        cwd=REPO)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from dev import seg_study
-from dev.photo_runs import CONFIG, final_val_readouts
+from dev.photo_runs import CONFIG, final_val_readouts, run_log
 from tests.common import get_config
 
 
@@ -112,3 +112,9 @@ def test_readme_gets_the_questions_between_its_markers_with_a_relative_link(tmp_
     row = next(line for line in text.splitlines() if line.startswith("| + Seg. on FPN"))
     assert row.split(" | ")[2].startswith("+2.0 [-0.5, +4.5]")  # val hard, the first read-out
     assert "](../study/seg_study.md)." in text
+
+
+def test_each_run_keeps_its_own_log_when_its_name_holds_a_dot(tmp_path):
+    logs = {run_log(tmp_path / f"{variant}_seed0") for variant in ("lambda2_0.1", "lambda2_0.2", "lambda2_0.5")}
+    assert len(logs) == 3
+    assert run_log(tmp_path / "lambda2_0.1_seed0") == tmp_path / "lambda2_0.1_seed0.log"
