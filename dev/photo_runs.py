@@ -8,6 +8,7 @@ included) and AP on the real photos of ``real_photos_dev`` (IoU 0.3 and 0.5).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +51,14 @@ def run_log(out: Path) -> Path:
     return out.with_name(out.name + ".log")
 
 
+def clear_stopped_run(out: Path) -> None:
+    """Remove what a run stopped part-way (at a study's deadline) left in ``out``: its
+    rerun starts from scratch, and Detectron2 appends to ``metrics.json``, so old rows would
+    mix into the new run's losses and read-outs."""
+    if out.is_dir():
+        shutil.rmtree(out)
+
+
 def train_and_read_out(out: Path, opts: list) -> dict:
     """Train ``CONFIG`` with ``opts`` into ``out`` (log ``out.log``), then read it out:
     the val APs, the real-photo APs (``real_*``, when ``real_photos_dev`` is found), the
@@ -59,6 +68,7 @@ def train_and_read_out(out: Path, opts: list) -> dict:
     from df2s2_d2.evaluation.real_photo_check import check_real_photos
 
     start = time.perf_counter()
+    clear_stopped_run(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(run_log(out), "w") as log:
         subprocess.run([sys.executable, str(REPO / "train_net.py"), "--config-file", str(REPO / CONFIG),

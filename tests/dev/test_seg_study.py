@@ -4,7 +4,7 @@ import json
 import pytest
 
 from dev import seg_study
-from dev.photo_runs import CONFIG, final_val_readouts, run_log
+from dev.photo_runs import CONFIG, clear_stopped_run, final_val_readouts, run_log
 from tests.common import get_config
 
 
@@ -118,3 +118,14 @@ def test_each_run_keeps_its_own_log_when_its_name_holds_a_dot(tmp_path):
     logs = {run_log(tmp_path / f"{variant}_seed0") for variant in ("lambda2_0.1", "lambda2_0.2", "lambda2_0.5")}
     assert len(logs) == 3
     assert run_log(tmp_path / "lambda2_0.1_seed0") == tmp_path / "lambda2_0.1_seed0.log"
+
+
+def test_a_run_stopped_part_way_leaves_no_rows_for_its_rerun(tmp_path):
+    out = tmp_path / "fus_seed0"
+    write_metrics(out.parent / "other_metrics.json", hard=1.0, small=1.0)
+    out.mkdir()
+    (out / "metrics.json").write_text(json.dumps({"iteration": 19, "loss_cls": 9.0}) + "\n")
+    clear_stopped_run(out)
+    assert not out.exists()
+    assert (out.parent / "other_metrics.json").exists()
+    clear_stopped_run(out)  # nothing there: nothing to do
