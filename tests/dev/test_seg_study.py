@@ -64,6 +64,23 @@ def test_report_pairs_by_seed_per_readout_and_leaves_empty_bins_blank(tmp_path):
     assert "here 500 iterations on cpu)" in text
 
 
+def test_report_pairs_the_attribute_subsets_in_their_own_table(tmp_path):
+    for seed, (base, seg) in enumerate([(10.0, 13.0), (12.0, 14.0), (11.0, 15.0)]):
+        for variant, occluded in (("retinanet_p2p7", base), ("seg", seg)):
+            run(tmp_path, variant, seed, 60.0)
+            record = json.loads((tmp_path / "runs" / f"{variant}_seed{seed}.json").read_text())
+            record["val_AP_occlusion_heavy"] = occluded
+            (tmp_path / "runs" / f"{variant}_seed{seed}.json").write_text(json.dumps(record))
+    text = seg_study.write_report(tmp_path)
+    table = text.split("## Paired differences by WIDER attribute")[1].splitlines()
+    header = next(line for line in table if line.startswith("| question"))
+    column = header.split(" | ").index("occlusion heavy")
+    row = next(line for line in table if line.startswith("| + Seg. on FPN"))
+    # differences 3, 2, 4: mean 3, t(0.975, 2) * 1 / sqrt(3) = 2.48
+    assert row.split(" | ")[column] == "+3.0 [+0.5, +5.5] better"
+    assert row.split(" | ")[header.split(" | ").index("pose atypical")] == ""  # not in these runs
+
+
 def test_a_clear_difference_is_called_better(tmp_path):
     for seed, (df2s2, fus) in enumerate([(70.0, 60.0), (71.0, 60.5), (69.0, 59.0)]):
         run(tmp_path, "df2s2", seed, df2s2)
