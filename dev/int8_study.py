@@ -5,7 +5,7 @@
 
 Exports the float32 deploy model once (``tools/export.py --format deploy``), then per
 variant (calibration method, number of calibration images, node groups kept in float32,
-per-channel or per-tensor weights) writes the int8 model with the code of ``--int8``,
+per-channel or per-tensor weights, 7- or 8-bit weights) writes the int8 model with the code of ``--int8``,
 and measures:
   - latency: ``OnnxFaceDetector.detect_resized`` (network, decoding, NMS) of one val image
     resized to each ``--sizes`` W x H, int8 and float32 alternating, ``--threads``
@@ -44,19 +44,32 @@ from df2s2_deploy.preprocessing import read_image, resize
 from df2s2_deploy.quantization import quantize_deploy_model
 from tools import export
 
-# name -> (method, calibration images, groups in float32, per-channel weights)
+# name -> (method, calibration images, groups in float32, per-channel weights, 7-bit weights)
 VARIANTS = {
-    "minmax-32": ("minmax", 32, (), True),
-    "minmax-8": ("minmax", 8, (), True),
-    "minmax-128": ("minmax", 128, (), True),
-    "percentile-32": ("percentile", 32, (), True),
-    "entropy-32": ("entropy", 32, (), True),
-    "minmax-32 per-tensor": ("minmax", 32, (), False),
-    "minmax-32 stem fp32": ("minmax", 32, ("stem",), True),
-    "minmax-32 predictors fp32": ("minmax", 32, ("predictors",), True),
-    "minmax-32 stride4 fp32": ("minmax", 32, ("stride4",), True),
-    "minmax-32 all three fp32": ("minmax", 32, ("stem", "predictors", "stride4"), True),
+    "minmax-32": ("minmax", 32, (), True, True),
+    "minmax-32 8-bit weights": ("minmax", 32, (), True, False),
+    "minmax-8": ("minmax", 8, (), True, True),
+    "minmax-128": ("minmax", 128, (), True, True),
+    "percentile-32": ("percentile", 32, (), True, True),
+    "entropy-32": ("entropy", 32, (), True, True),
+    "minmax-32 per-tensor": ("minmax", 32, (), False, True),
+    "minmax-32 stem fp32": ("minmax", 32, ("stem",), True, True),
+    "minmax-32 predictors fp32": ("minmax", 32, ("predictors",), True, True),
+    "minmax-32 stride4 fp32": ("minmax", 32, ("stride4",), True, True),
+    "minmax-32 all three fp32": ("minmax", 32, ("stem", "predictors", "stride4"), True, True),
 }
+# what decides the int8 kernels onnxruntime picks on x86
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list:
+    """Which of `CPU_FLAGS` this CPU has (from Linux's `cpuinfo`; [] where unreadable)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [flag for flag in CPU_FLAGS if flag in flags]
 SUBSETS = ("easy", "medium", "hard")
 
 
@@ -158,6 +171,9 @@ def markdown(report: dict) -> str:
     ms = [f"{s}: fp32 {1000 * statistics.median(v['latency'][s]['fp32'] for v in report['variants'].values()):.0f} ms"
           for s in sizes]
     lines += ["", "float32 latency, median over the variants' runs: " + ", ".join(ms) + "."]
+    if "cpu_flags" in report:  # int8 kernels differ with VNNI: the numbers are this CPU's
+        flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(CPU_FLAGS)
+        lines += ["", f"CPU: {report['cpu']}; flags {flags}."]
     return "\n".join(lines) + "\n"
 
 
@@ -186,14 +202,15 @@ def study(args, work: str) -> dict:
     report = {
         "config": args.config_file, "weights": args.weights, "threads": args.threads,
         "rounds": args.rounds, "sizes": args.sizes, "cpu": platform.processor() or platform.machine(),
+        "cpu_flags": cpu_flags(),
         "calibration_dataset": args.calibration_dataset, "dataset": args.dataset,
         "fp32": {"ap": wider_ap(model, images, gt, args.threads, work)}, "variants": {},
     }
     print("fp32", report["fp32"]["ap"], flush=True)
     for name in args.variants:
-        method, count, exclude, per_channel = VARIANTS[name]
+        method, count, exclude, per_channel, reduce_range = VARIANTS[name]
         out = quantize_deploy_model(model, config, calibration[count], method=method,
-                                    per_channel=per_channel, exclude=exclude,
+                                    per_channel=per_channel, reduce_range=reduce_range, exclude=exclude,
                                     output_path=os.path.join(work, f"int8_{len(report['variants'])}.onnx"))
         int8 = OnnxFaceDetector(out, num_threads=args.threads)
         timings = {}
@@ -203,7 +220,7 @@ def study(args, work: str) -> dict:
             timings[size] = latency(fp32, int8, image, args.rounds)
         report["variants"][name] = {
             "method": method, "calibration_images": count, "fp32_groups": list(exclude),
-            "per_channel": per_channel, "latency": timings,
+            "per_channel": per_channel, "reduce_range": reduce_range, "latency": timings,
             "ap": wider_ap(out, images, gt, args.threads, work),
         }
         print(name, report["variants"][name], flush=True)

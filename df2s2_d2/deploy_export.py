@@ -186,10 +186,11 @@ def calibration_files(dataset: str, count: int) -> List[str]:
 
 def export_int8(
     path: str, dataset: str, files: Sequence[str], method: str, exclude: Sequence[str],
-    per_channel: bool = True,
+    per_channel: bool = True, reduce_range: bool = True,
 ) -> str:
     """The int8 model and its JSON beside the float32 deploy model at `path`, calibrated on
-    `files` of `dataset` read and resized as the runtime does; returns its path."""
+    `files` of `dataset` read and resized as the runtime does; returns its path.
+    reduce_range: 7-bit weights (`quantize_deploy_model`)."""
     from df2s2_deploy.deploy_config import DeployConfig
     from df2s2_deploy.preprocessing import read_image
     from df2s2_deploy.quantization import quantize_deploy_model
@@ -198,7 +199,8 @@ def export_int8(
     images = [read_image(f, config.input.format) for f in files]
     excluded = f", {'/'.join(exclude)} in float32" if exclude else ""
     out = quantize_deploy_model(
-        path, config, images, method=method, per_channel=per_channel, exclude=exclude,
+        path, config, images, method=method, per_channel=per_channel, reduce_range=reduce_range,
+        exclude=exclude,
         calibration=f"{method} on {len(files)} images of {dataset}{excluded}",
     )
     logger.info(f"Wrote the int8 model {out} ({method} on {len(files)} images of {dataset})")

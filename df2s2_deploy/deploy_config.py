@@ -78,6 +78,9 @@ class NetworkConfig:
     calibration: str = ""
     per_channel: bool = False
     excluded_nodes: List[str] = field(default_factory=list)
+    # int8 weights in 7 bits (onnxruntime's reduce_range), so that the uint8 x int8
+    # products of CPUs without VNNI (AVX2's vpmaddubsw) cannot saturate
+    reduce_range: bool = False
 
 
 _SECTIONS = {

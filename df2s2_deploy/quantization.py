@@ -1,7 +1,7 @@
 """Static int8 quantization of a deploy model with onnxruntime's ``quantize_static``.
 
-QDQ format: int8 weights (per output channel by default), uint8 activations whose
-ranges are calibrated on images run through the runtime's own pre-processing
+QDQ format: int8 weights (per output channel by default; 7 bits unless ``reduce_range``
+is False), uint8 activations whose ranges are calibrated on images run through the runtime's own pre-processing
 (`read_image`'s channel order, ``ResizeShortestEdge``, normalisation, padding). Groups
 of sensitive nodes can stay in float32 (`EXCLUDE_GROUPS`). Imports neither torch nor
 Detectron2; onnx and onnxruntime.quantization are imported when called.
@@ -108,6 +108,7 @@ def quantize_deploy_model(
     *,
     method: str = "minmax",
     per_channel: bool = True,
+    reduce_range: bool = True,
     exclude: Iterable[str] = (),
     calibration: str = "",
     output_path: str = None,
@@ -118,6 +119,11 @@ def quantize_deploy_model(
     images: (H, W, 3) uint8 calibration images in the model's channel order, any size.
     method: activation-range calibration, one of `METHODS`; exclude: `EXCLUDE_GROUPS`
     kept in float32; calibration: how the images were chosen, recorded in the JSON.
+    reduce_range: weights in 7 bits. On x86 CPUs without VNNI (AVX2, AVX-512 without
+    VNNI) onnxruntime multiplies uint8 activations by int8 weights in pairs summed into
+    int16, which saturates with 8-bit weights (255 * 127 * 2 > 32767) and garbles the
+    outputs; with 7 bits it cannot (255 * 64 * 2 < 32768). The model then runs alike on
+    every CPU; False keeps the 8th bit for CPUs with VNNI only.
     """
     import onnx
     from onnxruntime.quantization import (
@@ -143,7 +149,7 @@ def quantize_deploy_model(
             prepared, out, _Reader(graph.input[0].name, batches),
             quant_format=QuantFormat.QDQ, per_channel=per_channel,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            nodes_to_exclude=excluded,
+            nodes_to_exclude=excluded, reduce_range=reduce_range,
             calibrate_method={
                 "minmax": CalibrationMethod.MinMax,
                 "percentile": CalibrationMethod.Percentile,
@@ -156,6 +162,7 @@ def quantize_deploy_model(
         calibration=calibration or f"{method} on {len(images)} images",
         per_channel=per_channel,
         excluded_nodes=excluded,
+        reduce_range=reduce_range,
     )
     int8_config = replace(config, network=network)
     replace_file(os.path.splitext(output_path)[0] + ".json", int8_config.save)

@@ -32,8 +32,9 @@ Interface of ``model.ts`` / ``model.onnx``:
   JSON    the pre-processing and the post-processing settings (df2s2_deploy/deploy_config.py);
           anchors, decoding, NMS and rescaling are done in numpy.
 ``--int8`` adds ``face_detector_int8.onnx`` and its JSON (``network.precision`` "int8"):
-onnxruntime's static QDQ quantization, int8 per-channel weights and uint8 activations
-calibrated on ``--calibration-images`` images of ``--calibration-dataset`` (default
+onnxruntime's static QDQ quantization, int8 per-channel weights (7 bits, so that CPUs
+without VNNI do not saturate; ``--int8-full-range``: 8) and uint8 activations calibrated
+on ``--calibration-images`` images of ``--calibration-dataset`` (default
 ``DATASETS.TRAIN[0]``) through the runtime's test-time pre-processing.
 
 Tracing and Detectron2 0.6: the per-level cap ``TOPK_CANDIDATES_TEST`` is recorded as a
@@ -107,6 +108,11 @@ def get_parser() -> argparse.ArgumentParser:
         help=f"images, spread evenly over the dataset (default {CALIBRATION_IMAGES})",
     )
     int8.add_argument("--calibration-method", choices=METHODS, default=CALIBRATION_METHOD)
+    int8.add_argument(
+        "--int8-full-range", action="store_true",
+        help="8-bit weights instead of 7: a little more precise where the CPU has VNNI, garbled "
+        "where it has not (AVX2 and AVX-512 without VNNI saturate)",
+    )
     int8.add_argument(
         "--int8-exclude", type=node_groups, default=INT8_EXCLUDE, metavar="GROUP[,GROUP]",
         help="node groups kept in float32, comma-separated, or 'none': " + "; ".join(
@@ -291,7 +297,7 @@ def main(argv=None):
         path = export_deploy(cfg, model, inputs, args.output, ONNX_OPSET)
         if args.int8:
             int8 = export_int8(path, args.calibration_dataset, calibration, args.calibration_method,
-                               args.int8_exclude)
+                               args.int8_exclude, reduce_range=not args.int8_full_range)
     else:
         path = export(model, inputs, args.format, args.output)
     if args.run_eval:

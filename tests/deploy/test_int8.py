@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import pytest
 from PIL import Image
 
@@ -68,6 +69,26 @@ def test_int8_writes_a_quantized_model_and_a_json_saying_so_beside_the_fp32_one(
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     int8_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert len(int8_weights) > 10
+
+
+def int8_weight_range(folder, name):
+    model = onnx.load(str(folder / name))
+    weights = [onnx.numpy_helper.to_array(t) for t in model.graph.initializer
+               if t.data_type == onnx.TensorProto.INT8]
+    return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
+
+
+def test_int8_weights_take_7_bits_unless_the_full_range_is_asked_for(
+        int8_export, tmp_path, seeded_weights, calibration_dataset):
+    """7 bits by default, so that CPUs without VNNI cannot saturate; the JSON says which."""
+    low, high = int8_weight_range(int8_export, "face_detector_int8.onnx")
+    assert -64 <= low and high <= 64 and max(-low, high) >= 60
+    assert DeployConfig.load(int8_export / "face_detector_int8.json").network.reduce_range
+    run_export(tmp_path, seeded_weights, "--int8", "--int8-full-range", "--calibration-dataset",
+               calibration_dataset, "--calibration-images", "1")
+    low, high = int8_weight_range(tmp_path, "face_detector_int8.onnx")
+    assert max(-low, high) > 100
+    assert not DeployConfig.load(tmp_path / "face_detector_int8.json").network.reduce_range
 
 
 def test_excluded_groups_keep_float32_weights(int8_export):
