@@ -5,8 +5,8 @@
 
 Exports the float32 deploy model once (``tools/export.py --format deploy``), then per
 variant (calibration method, number of calibration images, node groups kept in float32,
-per-channel or per-tensor weights, 7- or 8-bit weights) writes the int8 model with the code of ``--int8``,
-and measures:
+per-channel or per-tensor weights, 7- or 8-bit weights) writes the int8 model with the
+code of ``--int8``, and measures:
   - latency: ``OnnxFaceDetector.detect_resized`` (network, decoding, NMS) of one val image
     resized to each ``--sizes`` W x H, int8 and float32 alternating, ``--threads``
     onnxruntime threads, medians over ``--rounds`` after one warm-up call each;
@@ -58,6 +58,7 @@ VARIANTS = {
     "minmax-32 stride4 fp32": ("minmax", 32, ("stride4",), True, True),
     "minmax-32 all three fp32": ("minmax", 32, ("stem", "predictors", "stride4"), True, True),
 }
+SUBSETS = ("easy", "medium", "hard")
 # what decides the int8 kernels onnxruntime picks on x86
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
@@ -70,7 +71,6 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list:
     except OSError:
         return []
     return [flag for flag in CPU_FLAGS if flag in flags]
-SUBSETS = ("easy", "medium", "hard")
 
 
 def get_parser() -> argparse.ArgumentParser:

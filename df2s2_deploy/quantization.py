@@ -1,10 +1,11 @@
 """Static int8 quantization of a deploy model with onnxruntime's ``quantize_static``.
 
 QDQ format: int8 weights (per output channel by default; 7 bits unless ``reduce_range``
-is False), uint8 activations whose ranges are calibrated on images run through the runtime's own pre-processing
-(`read_image`'s channel order, ``ResizeShortestEdge``, normalisation, padding). Groups
-of sensitive nodes can stay in float32 (`EXCLUDE_GROUPS`). Imports neither torch nor
-Detectron2; onnx and onnxruntime.quantization are imported when called.
+is False), uint8 activations whose ranges are calibrated on images run through the
+runtime's own pre-processing (`read_image`'s channel order, ``ResizeShortestEdge``,
+normalisation, padding). Groups of sensitive nodes can stay in float32
+(`EXCLUDE_GROUPS`). Imports neither torch nor Detectron2; onnx and
+onnxruntime.quantization are imported when called.
 """
 import os
 import re
