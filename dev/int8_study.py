@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,6 +35,7 @@ from detectron2.data import MetadataCatalog
 from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.deploy_export import calibration_files
 from df2s2_deploy import OnnxFaceDetector
+from df2s2_deploy.cpu_info import SPEED_FLAGS, cpu_flags, cpu_name
 from df2s2_deploy.deploy_config import DeployConfig
 from df2s2_deploy.detect import main as detect_main
 from df2s2_deploy.evaluation.wider_face import evaluate_prediction_dir
@@ -59,18 +59,6 @@ VARIANTS = {
     "minmax-32 all three fp32": ("minmax", 32, ("stem", "predictors", "stride4"), True, True),
 }
 SUBSETS = ("easy", "medium", "hard")
-# what decides the int8 kernels onnxruntime picks on x86
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-
-
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list:
-    """Which of `CPU_FLAGS` this CPU has (from Linux's `cpuinfo`; [] where unreadable)."""
-    try:
-        with open(cpuinfo) as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return []
-    return [flag for flag in CPU_FLAGS if flag in flags]
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -172,7 +160,7 @@ def markdown(report: dict) -> str:
           for s in sizes]
     lines += ["", "float32 latency, median over the variants' runs: " + ", ".join(ms) + "."]
     if "cpu_flags" in report:  # int8 kernels differ with VNNI: the numbers are this CPU's
-        flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(CPU_FLAGS)
+        flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(SPEED_FLAGS)
         lines += ["", f"CPU: {report['cpu']}; flags {flags}."]
     return "\n".join(lines) + "\n"
 
@@ -201,7 +189,7 @@ def study(args, work: str) -> dict:
     fp32 = OnnxFaceDetector(model, num_threads=args.threads)
     report = {
         "config": args.config_file, "weights": args.weights, "threads": args.threads,
-        "rounds": args.rounds, "sizes": args.sizes, "cpu": platform.processor() or platform.machine(),
+        "rounds": args.rounds, "sizes": args.sizes, "cpu": cpu_name(),
         "cpu_flags": cpu_flags(),
         "calibration_dataset": args.calibration_dataset, "dataset": args.dataset,
         "fp32": {"ap": wider_ap(model, images, gt, args.threads, work)}, "variants": {},

@@ -49,7 +49,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -72,6 +71,7 @@ from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
+from df2s2_deploy.cpu_info import SPEED_FLAGS, cpu_flags, cpu_name
 from df2s2_deploy.output_paths import check_output_file, replace_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -298,15 +298,6 @@ def training_table(rows, header: str) -> str:
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def settings(args) -> List[Tuple[str, bool]]:
     """(device, amp) pairs to measure."""
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -419,8 +410,8 @@ def main(argv=None) -> Dict:
         torch.set_num_threads(args.threads)
     report = {
         "command": " ".join(["python tools/benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
-        "torch": torch.__version__, "detectron2": detectron2.__version__, "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "detectron2": detectron2.__version__,
+        "cpu": cpu_name(), "cpu_flags": cpu_flags(), "threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "counts": [], "inference": [], "training": [],
     }
@@ -430,7 +421,8 @@ def main(argv=None) -> Dict:
     else:
         for device, amp in settings(args):
             tables += measure(device, amp, args, counts, report)
-    machine = f"{report['cpu']}" + (f", {report['cuda']}" if report["cuda"] else "")
+    flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(SPEED_FLAGS)
+    machine = f"{report['cpu']} ({flags})" + (f", {report['cuda']}" if report["cuda"] else "")
     print(f"\n{machine}; torch {report['torch']}, detectron2 {report['detectron2']}\n")
     print("\n\n".join(tables))
     if args.output:

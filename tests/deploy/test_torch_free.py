@@ -16,6 +16,7 @@ def imported_modules(code: str) -> list:
 def test_importing_the_runtime_and_the_evaluation_imports_no_torch():
     modules = imported_modules(
         "import df2s2_deploy, df2s2_deploy.onnx_detector, df2s2_deploy.detect, df2s2_deploy.quantization\n"
+        "import df2s2_deploy.cpu_info\n"
         "import df2s2_deploy.evaluation.wider_face\n"
         "from df2s2_deploy import OnnxFaceDetector, Detections"
     )

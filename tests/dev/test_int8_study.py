@@ -1,5 +1,5 @@
 """dev/int8_study.py's report: one row per variant, latency ratios and the AP lost."""
-from dev.int8_study import VARIANTS, cpu_flags, markdown
+from dev.int8_study import VARIANTS, markdown
 
 
 def test_the_table_gives_each_variants_latency_ratio_and_largest_ap_loss():
@@ -24,11 +24,3 @@ def test_the_weight_bits_variant_differs_from_the_default_in_that_alone():
     default, full = VARIANTS["minmax-32"], VARIANTS["minmax-32 8-bit weights"]
     assert default[:4] == full[:4] and (default[4], full[4]) == (True, False)
 
-
-def test_cpu_flags_names_the_int8_relevant_ones_only(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni\n")
-    assert cpu_flags(str(cpuinfo)) == ["avx2", "avx512f", "avx512_vnni"]
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
-    assert cpu_flags(str(cpuinfo)) == ["avx2"]
-    assert cpu_flags(str(tmp_path / "absent")) == []

@@ -4,6 +4,7 @@ import json
 import pytest
 from detectron2.modeling import build_model
 
+from df2s2_deploy.cpu_info import SPEED_FLAGS
 from tests.common import CONFIGS, small_cfg
 from tools import benchmark
 
@@ -100,4 +101,8 @@ def test_deploy_mode_adds_batched_and_int8_runs(capsys):
     names = {r["model"] for r in report["inference"]}
     assert names == {"eager (PyTorch, FaceDetector)", "deploy (onnxruntime + numpy)",
                      "deploy, batch 3 (per image)", "deploy int8 (onnxruntime + numpy)"}
-    assert "| 96x64 | " in capsys.readouterr().out.split("int8 / fp32 deploy time |")[1]
+    printed = capsys.readouterr().out
+    assert "| 96x64 | " in printed.split("int8 / fp32 deploy time |")[1]
+    # int8 speed depends on VNNI: the report and the header name the CPU's flags
+    assert set(report["cpu_flags"]) <= set(SPEED_FLAGS)
+    assert f"{report['cpu']} (" in printed
