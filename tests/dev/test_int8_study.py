@@ -24,3 +24,15 @@ def test_the_weight_bits_variant_differs_from_the_default_in_that_alone():
     default, full = VARIANTS["minmax-32"], VARIANTS["minmax-32 8-bit weights"]
     assert default[:4] == full[:4] and (default[4], full[4]) == (True, False)
 
+
+
+def test_a_variant_that_gains_everywhere_has_lost_nothing():
+    report = {
+        "sizes": ["320x256"],
+        "fp32": {"ap": {"easy": 83.52, "medium": 83.6, "hard": 65.7}},
+        "variants": {"minmax-32": {
+            "latency": {"320x256": {"fp32": 0.1, "int8": 0.05}},
+            "ap": {"easy": 83.54, "medium": 83.8, "hard": 66.3},
+        }},
+    }
+    assert "| minmax-32 | 0.50 | 83.5 | 83.8 | 66.3 | 0.0 |" in markdown(report)
