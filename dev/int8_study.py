@@ -35,7 +35,7 @@ from detectron2.data import MetadataCatalog
 from df2s2_d2.argument_parser import config_argument_parser
 from df2s2_d2.deploy_export import calibration_files
 from df2s2_deploy import OnnxFaceDetector
-from df2s2_deploy.cpu_info import SPEED_FLAGS, cpu_flags, cpu_name
+from df2s2_deploy.cpu_info import cpu_flags, cpu_name, flags_text
 from df2s2_deploy.deploy_config import DeployConfig
 from df2s2_deploy.detect import main as detect_main
 from df2s2_deploy.evaluation.wider_face import evaluate_prediction_dir
@@ -160,8 +160,7 @@ def markdown(report: dict) -> str:
           for s in sizes]
     lines += ["", "float32 latency, median over the variants' runs: " + ", ".join(ms) + "."]
     if "cpu_flags" in report:  # int8 kernels differ with VNNI: the numbers are this CPU's
-        flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(SPEED_FLAGS)
-        lines += ["", f"CPU: {report['cpu']}; flags {flags}."]
+        lines += ["", f"CPU: {report['cpu']}; flags {flags_text(report['cpu_flags'])}."]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ are empty. Torch-free.
 import platform
 from typing import List
 
-__all__ = ["SPEED_FLAGS", "cpu_name", "cpu_flags"]
+__all__ = ["SPEED_FLAGS", "cpu_name", "cpu_flags", "flags_text"]
 
 # x86 instruction sets that change which kernels PyTorch and onnxruntime run
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_int8")
@@ -37,3 +37,8 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> List[str]:
     """Which of :data:`SPEED_FLAGS` this CPU has, in that order ([] where unreadable)."""
     flags = set(_field(cpuinfo, "flags").split())
     return [flag for flag in SPEED_FLAGS if flag in flags]
+
+
+def flags_text(flags: List[str]) -> str:
+    """`flags` for a report line: "avx2, avx512f", or "none of ..." where the CPU has none."""
+    return ", ".join(flags) or "none of " + ", ".join(SPEED_FLAGS)

@@ -71,7 +71,7 @@ from detectron2.utils.events import EventStorage
 
 from df2s2_d2 import get_df2s2_cfg
 from df2s2_d2.argument_parser import config_argument_parser
-from df2s2_deploy.cpu_info import SPEED_FLAGS, cpu_flags, cpu_name
+from df2s2_deploy.cpu_info import cpu_flags, cpu_name, flags_text
 from df2s2_deploy.output_paths import check_output_file, replace_file
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -421,8 +421,7 @@ def main(argv=None) -> Dict:
     else:
         for device, amp in settings(args):
             tables += measure(device, amp, args, counts, report)
-    flags = ", ".join(report["cpu_flags"]) or "none of " + ", ".join(SPEED_FLAGS)
-    machine = f"{report['cpu']} ({flags})" + (f", {report['cuda']}" if report["cuda"] else "")
+    machine = f"{report['cpu']} ({flags_text(report['cpu_flags'])})" + (f", {report['cuda']}" if report["cuda"] else "")
     print(f"\n{machine}; torch {report['torch']}, detectron2 {report['detectron2']}\n")
     print("\n\n".join(tables))
     if args.output:

@@ -110,8 +110,8 @@ def get_parser() -> argparse.ArgumentParser:
     int8.add_argument("--calibration-method", choices=METHODS, default=CALIBRATION_METHOD)
     int8.add_argument(
         "--int8-full-range", action="store_true",
-        help="8-bit weights instead of 7: a little more precise where the CPU has VNNI, garbled "
-        "where it has not (AVX2 and AVX-512 without VNNI saturate)",
+        help="8-bit weights instead of 7: garbled on x86 CPUs without VNNI (their int8 products "
+        "saturate), and measured no more accurate with VNNI (docs/benchmarks.md)",
     )
     int8.add_argument(
         "--int8-exclude", type=node_groups, default=INT8_EXCLUDE, metavar="GROUP[,GROUP]",
